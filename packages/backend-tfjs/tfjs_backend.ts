@@ -1,0 +1,159 @@
+/**
+ * The op interface over TensorFlow.js. Every tfjs-based backend (cpu, wasm, webgl, webgpu)
+ * shares this class and differs only in which tfjs backend it activates: a handle is a
+ * `tf.Tensor` of the active tfjs backend.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Backend, DType, FusedOps, Handle } from "@rnnkit/core";
+
+const T = (h: Handle) => h as unknown as tf.Tensor;
+const H = (t: tf.Tensor) => t as unknown as Handle;
+
+export class TfjsBackend implements Backend {
+  /**
+   * @param name rnnkit's name for the backend ("tfjs", "wasm", ...).
+   * @param tfName the tfjs backend it runs on ("cpu", "wasm", ...).
+   */
+  constructor(readonly name: string, readonly tfName: string, readonly fused?: FusedOps) {}
+
+  fromArray(values: Float32Array | Int32Array, shape: readonly number[], dtype: DType): Handle {
+    return H(tf.tensor(values, [...shape], dtype));
+  }
+
+  async read(x: Handle): Promise<Float32Array | Int32Array> {
+    return await T(x).data() as Float32Array | Int32Array;
+  }
+
+  dispose(x: Handle): void {
+    T(x).dispose();
+  }
+
+  memory() {
+    const m = tf.memory();
+    return { numTensors: m.numTensors, numBytes: m.numBytes };
+  }
+
+  fill(shape: readonly number[], value: number): Handle {
+    return H(tf.fill([...shape], value, "float32"));
+  }
+
+  oneHot(indices: Handle, depth: number): Handle {
+    return H(tf.oneHot(T(indices) as tf.Tensor1D, depth, 1, 0, "float32"));
+  }
+
+  add(a: Handle, b: Handle): Handle {
+    return H(tf.add(T(a), T(b)));
+  }
+
+  sub(a: Handle, b: Handle): Handle {
+    return H(tf.sub(T(a), T(b)));
+  }
+
+  mul(a: Handle, b: Handle): Handle {
+    return H(tf.mul(T(a), T(b)));
+  }
+
+  div(a: Handle, b: Handle): Handle {
+    return H(tf.div(T(a), T(b)));
+  }
+
+  scale(a: Handle, s: number): Handle {
+    return H(tf.tidy(() => tf.mul(T(a), tf.scalar(s))));
+  }
+
+  neg(x: Handle): Handle {
+    return H(tf.neg(T(x)));
+  }
+
+  exp(x: Handle): Handle {
+    return H(tf.exp(T(x)));
+  }
+
+  log(x: Handle): Handle {
+    return H(tf.log(T(x)));
+  }
+
+  sqrt(x: Handle): Handle {
+    return H(tf.sqrt(T(x)));
+  }
+
+  tanh(x: Handle): Handle {
+    return H(tf.tanh(T(x)));
+  }
+
+  sigmoid(x: Handle): Handle {
+    return H(tf.sigmoid(T(x)));
+  }
+
+  relu(x: Handle): Handle {
+    return H(tf.relu(T(x)));
+  }
+
+  step(x: Handle): Handle {
+    // Not tf.step: the wasm backend has no Step kernel (tfjs#4325).
+    return H(tf.tidy(() => tf.cast(tf.greater(T(x), 0), "float32")));
+  }
+
+  matmul(a: Handle, b: Handle, transposeA: boolean, transposeB: boolean): Handle {
+    return H(tf.matMul(T(a), T(b), transposeA, transposeB));
+  }
+
+  sum(x: Handle, axes: readonly number[], keepDims: boolean): Handle {
+    return H(tf.sum(T(x), [...axes], keepDims));
+  }
+
+  max(x: Handle, axes: readonly number[], keepDims: boolean): Handle {
+    return H(tf.max(T(x), [...axes], keepDims));
+  }
+
+  reshape(x: Handle, shape: readonly number[]): Handle {
+    return H(tf.reshape(T(x), [...shape]));
+  }
+
+  transpose(x: Handle, perm: readonly number[]): Handle {
+    return H(tf.transpose(T(x), [...perm]));
+  }
+
+  broadcastTo(x: Handle, shape: readonly number[]): Handle {
+    return H(tf.broadcastTo(T(x), [...shape]));
+  }
+
+  split(x: Handle, sizes: readonly number[], axis: number): Handle[] {
+    return tf.split(T(x), [...sizes], axis).map(H);
+  }
+
+  concat(xs: readonly Handle[], axis: number): Handle {
+    return H(tf.concat(xs.map(T), axis));
+  }
+
+  gather(x: Handle, indices: Handle): Handle {
+    return H(tf.gather(T(x), T(indices), 0));
+  }
+}
+
+/**
+ * Activates tfjs backend `tfName` and returns rnnkit's backend over it. tfjs resolves
+ * `setBackend` to false (and keeps the previous backend) when initialisation fails; that
+ * becomes an error here rather than a run on the wrong backend.
+ */
+export async function activate(
+  name: string,
+  tfName: string,
+  fused?: FusedOps,
+): Promise<TfjsBackend> {
+  tf.enableProdMode();
+  let ok = false;
+  let cause: unknown;
+  try {
+    ok = await tf.setBackend(tfName);
+  } catch (e) {
+    cause = e;
+  }
+  if (!ok || tf.getBackend() !== tfName) {
+    const why = cause instanceof Error ? `: ${cause.message}` : "";
+    throw new Error(
+      `rnnkit: backend "${name}" failed to initialise (tfjs backend "${tfName}" unavailable${why})`,
+    );
+  }
+  return new TfjsBackend(name, tfName, fused);
+}

@@ -1,0 +1,92 @@
+/**
+ * The backend contract: the only thing a compute backend implements.
+ *
+ * Core (tensors, autograd, modules, optimizers) is written against this interface alone.
+ * Every op takes and returns opaque handles owned by the backend; core tracks shapes and
+ * dtypes itself, so a backend never needs to report them. Gradients are not a backend's
+ * business: they are written once, in core, in terms of these ops.
+ *
+ * Conventions for every op:
+ * - Float ops take and return float32 handles; `indices` arguments are int32 handles.
+ * - Binary elementwise ops broadcast like NumPy/PyTorch.
+ * - Ops never modify their inputs and always return a new handle (even `reshape`), so
+ *   core can dispose inputs and outputs independently.
+ */
+
+/** An opaque reference to backend-owned storage (a tfjs tensor, a GPU buffer, ...). */
+export type Handle = { readonly __handle: unique symbol };
+
+export type DType = "float32" | "int32";
+
+export interface Backend {
+  /** Short name used by the CLI and in error messages, e.g. "tfjs", "wasm". */
+  readonly name: string;
+
+  // --- Storage -------------------------------------------------------------------------
+  /** Uploads host values (row-major) as a new tensor of the given shape and dtype. */
+  fromArray(values: Float32Array | Int32Array, shape: readonly number[], dtype: DType): Handle;
+  /** Downloads a tensor's values (row-major). Async because GPU backends must wait. */
+  read(x: Handle): Promise<Float32Array | Int32Array>;
+  /** Frees a tensor. Core calls it exactly once per handle. */
+  dispose(x: Handle): void;
+  /** Live tensors and bytes held by the backend, for leak tests and benchmarks. */
+  memory(): { numTensors: number; numBytes: number };
+
+  // --- Creation ------------------------------------------------------------------------
+  /** A float32 tensor of the given shape filled with `value`. */
+  fill(shape: readonly number[], value: number): Handle;
+  /** One-hot rows: [n] int32 -> [n, depth] float32; an index outside [0, depth) gives zeros. */
+  oneHot(indices: Handle, depth: number): Handle;
+
+  // --- Elementwise ---------------------------------------------------------------------
+  add(a: Handle, b: Handle): Handle;
+  sub(a: Handle, b: Handle): Handle;
+  mul(a: Handle, b: Handle): Handle;
+  div(a: Handle, b: Handle): Handle;
+  /** a * s, for a host scalar s (saves uploading a scalar tensor on hot paths). */
+  scale(a: Handle, s: number): Handle;
+  neg(x: Handle): Handle;
+  exp(x: Handle): Handle;
+  log(x: Handle): Handle;
+  sqrt(x: Handle): Handle;
+  tanh(x: Handle): Handle;
+  sigmoid(x: Handle): Handle;
+  relu(x: Handle): Handle;
+  /** 1 where x > 0, else 0 (float32). The derivative of relu. */
+  step(x: Handle): Handle;
+
+  // --- Linear algebra and reductions ---------------------------------------------------
+  /** 2-D matrix product op(a) @ op(b), where op transposes when the flag is set. */
+  matmul(a: Handle, b: Handle, transposeA: boolean, transposeB: boolean): Handle;
+  /** Sum over `axes`; the reduced axes are dropped unless keepDims. */
+  sum(x: Handle, axes: readonly number[], keepDims: boolean): Handle;
+  /** Maximum over `axes` (no gradient is ever needed: core uses it only for stability). */
+  max(x: Handle, axes: readonly number[], keepDims: boolean): Handle;
+
+  // --- Movement ------------------------------------------------------------------------
+  reshape(x: Handle, shape: readonly number[]): Handle;
+  transpose(x: Handle, perm: readonly number[]): Handle;
+  broadcastTo(x: Handle, shape: readonly number[]): Handle;
+  /** Splits `x` along `axis` into consecutive pieces of the given sizes. */
+  split(x: Handle, sizes: readonly number[], axis: number): Handle[];
+  concat(xs: readonly Handle[], axis: number): Handle;
+  /** Rows of `x` picked by `indices` along axis 0: [n] int32 -> [n, ...x.shape[1:]]. */
+  gather(x: Handle, indices: Handle): Handle;
+
+  // --- Optional fused ops ----------------------------------------------------------------
+  /**
+   * Optional fused kernels. Core has a composite fallback for each, built from the ops
+   * above; a backend provides one only where it is faster and passes the same parity tests.
+   */
+  fused?: FusedOps;
+}
+
+/** Fused ops a backend may provide; see `packages/core/src/ops/fused.ts` for fallbacks. */
+export interface FusedOps {
+  /**
+   * Gradient of a row gather: scatter-adds the rows of `grad` [n, d] into a zeroed
+   * [numRows, d] tensor at `indices` [n]; rows whose index is outside [0, numRows) are
+   * dropped. The fallback is oneHot(indices)^T @ grad.
+   */
+  scatterAddRows?(grad: Handle, indices: Handle, numRows: number): Handle;
+}

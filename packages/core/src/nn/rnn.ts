@@ -1,0 +1,191 @@
+/**
+ * Multi-layer recurrent networks over whole sequences: RNN, LSTM and GRU, with PyTorch's
+ * arguments, shapes and state-dict keys (`weight_ih_l0`, `bias_hh_l1_reverse`, ...).
+ *
+ * Shapes (L layers, D = 2 if bidirectional else 1):
+ * input [seq, batch, input] ([batch, seq, input] with batchFirst; [seq, input] unbatched);
+ * h0/c0 and hN/cN [L*D, batch, hidden] whatever batchFirst says, as in PyTorch;
+ * output [seq, batch, D*hidden] (batch first with batchFirst).
+ */
+import { concat, reshape, stack, transpose, unstack, zeros } from "../ops.ts";
+import { globalRandom, type Random } from "../random.ts";
+import type { Tensor } from "../tensor.ts";
+import { checkProbability, dropout } from "./dropout.ts";
+import { checkSize, Module, uniformInit } from "./module.ts";
+import { GATES, layer, type Mode, type State, type Weights } from "./recurrence.ts";
+
+export interface RNNBaseOptions {
+  numLayers?: number;
+  bias?: boolean;
+  batchFirst?: boolean;
+  /** Dropout on the outputs of every layer but the last, in training mode. */
+  dropout?: number;
+  bidirectional?: boolean;
+  rng?: Random;
+}
+
+export interface RNNOptions extends RNNBaseOptions {
+  nonlinearity?: "tanh" | "relu";
+}
+
+export abstract class RNNBase extends Module {
+  readonly numLayers: number;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly bidirectional: boolean;
+  readonly #weights: Weights[] = [];
+  readonly #rng: Random;
+
+  constructor(
+    readonly mode: Mode,
+    readonly inputSize: number,
+    readonly hiddenSize: number,
+    options: RNNBaseOptions,
+  ) {
+    super();
+    this.numLayers = options.numLayers ?? 1;
+    this.bias = options.bias ?? true;
+    this.batchFirst = options.batchFirst ?? false;
+    this.dropout = options.dropout ?? 0;
+    this.bidirectional = options.bidirectional ?? false;
+    this.#rng = options.rng ?? globalRandom();
+    checkSize(this.constructor.name, { inputSize, hiddenSize, numLayers: this.numLayers });
+    checkProbability(this.constructor.name, this.dropout);
+    const bound = 1 / Math.sqrt(hiddenSize);
+    const rows = GATES[mode] * hiddenSize;
+    const param = (name: string, shape: number[]) =>
+      this.registerParameter(name, uniformInit(this.#rng, shape, bound), shape);
+    for (let l = 0; l < this.numLayers; l++) {
+      for (let d = 0; d < this.numDirections; d++) {
+        const sfx = `_l${l}${d ? "_reverse" : ""}`;
+        const inSize = l === 0 ? inputSize : hiddenSize * this.numDirections;
+        this.#weights.push({
+          wIh: param(`weight_ih${sfx}`, [rows, inSize]),
+          wHh: param(`weight_hh${sfx}`, [rows, hiddenSize]),
+          bIh: this.bias ? param(`bias_ih${sfx}`, [rows]) : null,
+          bHh: this.bias ? param(`bias_hh${sfx}`, [rows]) : null,
+        });
+      }
+    }
+  }
+
+  get numDirections(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  #describe(): string {
+    return `${this.constructor.name}(${this.inputSize}, ${this.hiddenSize}, numLayers=${this.numLayers})`;
+  }
+
+  /** Checks a given h0/c0 against [L*D, batch, hidden] (no batch axis when unbatched). */
+  #initial(given: Tensor | undefined, batch: number, batched: boolean, what: string): Tensor[] {
+    const n = this.numLayers * this.numDirections;
+    const shape = batched ? [n, batch, this.hiddenSize] : [n, this.hiddenSize];
+    if (given && given.shape.join() !== shape.join()) {
+      throw new Error(
+        `rnnkit: ${this.#describe()}: expected ${what} of shape [${shape.join(", ")}], ` +
+          `got [${given.shape.join(", ")}]`,
+      );
+    }
+    const h = given
+      ? reshape(given, [n, batch, this.hiddenSize])
+      : zeros([n, batch, this.hiddenSize]);
+    return unstack(h);
+  }
+
+  /** Runs every layer and direction; returns output and final states in PyTorch's shapes. */
+  protected run(
+    input: Tensor,
+    h0?: Tensor,
+    c0?: Tensor,
+  ): { output: Tensor; h: Tensor; c?: Tensor } {
+    const rank = input.shape.length;
+    const layout = this.batchFirst ? "[batch, seq, input]" : "[seq, batch, input]";
+    if ((rank !== 2 && rank !== 3) || input.shape.at(-1) !== this.inputSize) {
+      throw new Error(
+        `rnnkit: ${this.#describe()}: expected input ${layout} or [seq, input] with input = ` +
+          `${this.inputSize}, got [${input.shape.join(", ")}]`,
+      );
+    }
+    const batched = rank === 3;
+    let x = !batched
+      ? reshape(input, [input.shape[0], 1, this.inputSize])
+      : this.batchFirst
+      ? transpose(input, [1, 0, 2])
+      : input;
+    const batch = x.shape[1];
+    const hs = this.#initial(h0, batch, batched, "h0");
+    const cs = this.mode === "LSTM" ? this.#initial(c0, batch, batched, "c0") : null;
+    const finals: State[] = [];
+    for (let l = 0; l < this.numLayers; l++) {
+      const outs: Tensor[] = [];
+      for (let d = 0; d < this.numDirections; d++) {
+        const k = l * this.numDirections + d;
+        const res = layer(this.mode, x, { h: hs[k], c: cs?.[k] }, this.#weights[k], d === 1);
+        outs.push(res.output);
+        finals.push(res.state);
+      }
+      x = outs.length === 1 ? outs[0] : concat(outs, 2);
+      if (this.training && this.dropout > 0 && l < this.numLayers - 1) {
+        x = dropout(x, this.dropout, this.#rng);
+      }
+    }
+    const hidden = (key: "h" | "c") => {
+      const t = stack(finals.map((s) => s[key]!));
+      return batched ? t : reshape(t, [t.shape[0], this.hiddenSize]);
+    };
+    const output = !batched
+      ? reshape(x, [x.shape[0], -1])
+      : this.batchFirst
+      ? transpose(x, [1, 0, 2])
+      : x;
+    return { output, h: hidden("h"), c: cs ? hidden("c") : undefined };
+  }
+}
+
+/** Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu), stacked numLayers deep. */
+export class RNN extends RNNBase {
+  readonly nonlinearity: "tanh" | "relu";
+
+  constructor(inputSize: number, hiddenSize: number, options: RNNOptions = {}) {
+    const nl = options.nonlinearity ?? "tanh";
+    if (nl !== "tanh" && nl !== "relu") {
+      throw new Error(`rnnkit: RNN: nonlinearity must be "tanh" or "relu", got "${nl}"`);
+    }
+    super(nl === "tanh" ? "RNN_TANH" : "RNN_RELU", inputSize, hiddenSize, options);
+    this.nonlinearity = nl;
+  }
+
+  /** Returns [output, hN]. */
+  forward(input: Tensor, h0?: Tensor): [Tensor, Tensor] {
+    const { output, h } = this.run(input, h0);
+    return [output, h];
+  }
+}
+
+/** Long short-term memory with PyTorch's gate order (i, f, g, o). */
+export class LSTM extends RNNBase {
+  constructor(inputSize: number, hiddenSize: number, options: RNNBaseOptions = {}) {
+    super("LSTM", inputSize, hiddenSize, options);
+  }
+
+  /** Returns [output, [hN, cN]]. */
+  forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
+    const { output, h, c } = this.run(input, hx?.[0], hx?.[1]);
+    return [output, [h, c!]];
+  }
+}
+
+/** Gated recurrent unit, PyTorch's variant (reset gate applied after the hidden matmul). */
+export class GRU extends RNNBase {
+  constructor(inputSize: number, hiddenSize: number, options: RNNBaseOptions = {}) {
+    super("GRU", inputSize, hiddenSize, options);
+  }
+
+  /** Returns [output, hN]. */
+  forward(input: Tensor, h0?: Tensor): [Tensor, Tensor] {
+    const { output, h } = this.run(input, h0);
+    return [output, h];
+  }
+}

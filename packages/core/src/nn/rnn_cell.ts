@@ -1,0 +1,116 @@
+/**
+ * Single-step cells: RNNCell, LSTMCell, GRUCell, with PyTorch's keys `weight_ih`,
+ * `weight_hh`, `bias_ih`, `bias_hh`. Input [batch, input] or [input]; state likewise.
+ */
+import { reshape, zeros } from "../ops.ts";
+import { globalRandom, type Random } from "../random.ts";
+import type { Tensor } from "../tensor.ts";
+import { checkSize, Module, uniformInit } from "./module.ts";
+import { cell, GATES, type Mode, type Weights } from "./recurrence.ts";
+
+export interface RNNCellOptions {
+  bias?: boolean;
+  rng?: Random;
+}
+
+abstract class CellBase extends Module {
+  readonly #w: Weights;
+
+  constructor(
+    readonly mode: Mode,
+    readonly inputSize: number,
+    readonly hiddenSize: number,
+    options: RNNCellOptions,
+  ) {
+    super();
+    checkSize(this.constructor.name, { inputSize, hiddenSize });
+    const rng = options.rng ?? globalRandom();
+    const bound = 1 / Math.sqrt(hiddenSize);
+    const rows = GATES[mode] * hiddenSize;
+    const param = (name: string, shape: number[]) =>
+      this.registerParameter(name, uniformInit(rng, shape, bound), shape);
+    this.#w = {
+      wIh: param("weight_ih", [rows, inputSize]),
+      wHh: param("weight_hh", [rows, hiddenSize]),
+      bIh: options.bias === false ? null : param("bias_ih", [rows]),
+      bHh: options.bias === false ? null : param("bias_hh", [rows]),
+    };
+  }
+
+  protected step(input: Tensor, h?: Tensor, c?: Tensor): { h: Tensor; c?: Tensor } {
+    const name = `${this.constructor.name}(${this.inputSize}, ${this.hiddenSize})`;
+    const rank = input.shape.length;
+    if ((rank !== 1 && rank !== 2) || input.shape.at(-1) !== this.inputSize) {
+      throw new Error(
+        `rnnkit: ${name}: expected input [batch, ${this.inputSize}] or [${this.inputSize}], ` +
+          `got [${input.shape.join(", ")}]`,
+      );
+    }
+    const batch = rank === 2 ? input.shape[0] : 1;
+    const stateShape = rank === 2 ? [batch, this.hiddenSize] : [this.hiddenSize];
+    const prepare = (s: Tensor | undefined, what: string) => {
+      if (s && s.shape.join() !== stateShape.join()) {
+        throw new Error(
+          `rnnkit: ${name}: expected ${what} of shape [${stateShape.join(", ")}], got [${
+            s.shape.join(", ")
+          }]`,
+        );
+      }
+      return s ? reshape(s, [batch, this.hiddenSize]) : zeros([batch, this.hiddenSize]);
+    };
+    const state = cell(
+      this.mode,
+      reshape(input, [batch, this.inputSize]),
+      {
+        h: prepare(h, "hidden state"),
+        c: this.mode === "LSTM" ? prepare(c, "cell state") : undefined,
+      },
+      this.#w,
+    );
+    return {
+      h: reshape(state.h, stateShape),
+      c: state.c && reshape(state.c, stateShape),
+    };
+  }
+}
+
+export interface RNNCellNonlinearityOptions extends RNNCellOptions {
+  nonlinearity?: "tanh" | "relu";
+}
+
+/** h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu). */
+export class RNNCell extends CellBase {
+  constructor(inputSize: number, hiddenSize: number, options: RNNCellNonlinearityOptions = {}) {
+    const nl = options.nonlinearity ?? "tanh";
+    if (nl !== "tanh" && nl !== "relu") {
+      throw new Error(`rnnkit: RNNCell: nonlinearity must be "tanh" or "relu", got "${nl}"`);
+    }
+    super(nl === "tanh" ? "RNN_TANH" : "RNN_RELU", inputSize, hiddenSize, options);
+  }
+
+  forward(input: Tensor, hx?: Tensor): Tensor {
+    return this.step(input, hx).h;
+  }
+}
+
+export class LSTMCell extends CellBase {
+  constructor(inputSize: number, hiddenSize: number, options: RNNCellOptions = {}) {
+    super("LSTM", inputSize, hiddenSize, options);
+  }
+
+  /** Returns [h', c']. */
+  forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, Tensor] {
+    const { h, c } = this.step(input, hx?.[0], hx?.[1]);
+    return [h, c!];
+  }
+}
+
+export class GRUCell extends CellBase {
+  constructor(inputSize: number, hiddenSize: number, options: RNNCellOptions = {}) {
+    super("GRU", inputSize, hiddenSize, options);
+  }
+
+  forward(input: Tensor, hx?: Tensor): Tensor {
+    return this.step(input, hx).h;
+  }
+}

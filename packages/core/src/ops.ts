@@ -1,0 +1,337 @@
+/**
+ * Differentiable ops: each runs one backend op forward and states its gradient, once,
+ * in terms of other ops. Everything in `nn` and `optim` is built from these.
+ */
+import type { Handle } from "./backend.ts";
+import { getBackend } from "./engine.ts";
+import { needsGrad, Tensor } from "./tensor.ts";
+
+const B = getBackend;
+type Grad = Tensor | null;
+
+function wrap(h: Handle, shape: readonly number[]): Tensor {
+  return new Tensor(h, shape);
+}
+
+/** Records `out` as produced by `inputs` when a gradient may be needed. */
+function record(name: string, inputs: Tensor[], out: Tensor, backward: (g: Tensor) => Grad[]) {
+  if (needsGrad(inputs)) {
+    out.node = {
+      name,
+      inputs,
+      outputs: [out],
+      backward: ([g]) => backward(g),
+    };
+  }
+  return out;
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function fmt(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+// --- Creation ----------------------------------------------------------------------------
+
+/** A float32 tensor from host values (row-major). */
+export function tensor(values: ArrayLike<number>, shape: readonly number[]): Tensor {
+  if (values.length !== sizeOf(shape)) {
+    throw new Error(`rnnkit: tensor(): ${values.length} values do not fill shape ${fmt(shape)}`);
+  }
+  return wrap(B().fromArray(Float32Array.from(values), shape, "float32"), shape);
+}
+
+/** An int32 tensor (indices, class labels) from host values; keeps a host copy. */
+export function intTensor(values: ArrayLike<number>, shape: readonly number[]): Tensor {
+  if (values.length !== sizeOf(shape)) {
+    throw new Error(`rnnkit: intTensor(): ${values.length} values do not fill shape ${fmt(shape)}`);
+  }
+  const ints = Int32Array.from(values);
+  for (const v of ints) {
+    if (!Number.isInteger(v)) throw new Error(`rnnkit: intTensor(): ${v} is not an integer`);
+  }
+  return new Tensor(B().fromArray(ints, shape, "int32"), shape, "int32", ints);
+}
+
+export function full(shape: readonly number[], value: number): Tensor {
+  return wrap(B().fill(shape, value), shape);
+}
+
+export function zeros(shape: readonly number[]): Tensor {
+  return full(shape, 0);
+}
+
+/** One-hot float rows of an int32 tensor [n] -> [n, depth]; not differentiable. */
+export function oneHot(indices: Tensor, depth: number): Tensor {
+  return wrap(B().oneHot(indices.handle, depth), [indices.size, depth]);
+}
+
+// --- Elementwise -------------------------------------------------------------------------
+
+/** NumPy broadcasting of two shapes, or an error naming both. */
+export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) {
+      throw new Error(`rnnkit: ${op}: shapes ${fmt(a)} and ${fmt(b)} do not broadcast`);
+    }
+    out.push(Math.max(x, y));
+  }
+  return out;
+}
+
+/** Sums a broadcast gradient back down to `shape`. */
+function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.shape.join() === shape.join()) return g;
+  const lead = g.shape.length - shape.length;
+  const axes: number[] = [];
+  g.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
+  return reshape(sum(g, axes, false), shape);
+}
+
+type BinaryKernel = "add" | "sub" | "mul" | "div";
+
+function binary(
+  kernel: BinaryKernel,
+  a: Tensor,
+  b: Tensor,
+  backward: (g: Tensor) => [Tensor, Tensor],
+): Tensor {
+  const shape = broadcastShapes(a.shape, b.shape, kernel);
+  const out = wrap(B()[kernel](a.handle, b.handle), shape);
+  return record(kernel, [a, b], out, (g) => {
+    const [ga, gb] = backward(g);
+    return [unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)];
+  });
+}
+
+export function add(a: Tensor, b: Tensor): Tensor {
+  return binary("add", a, b, (g) => [g, g]);
+}
+
+export function sub(a: Tensor, b: Tensor): Tensor {
+  return binary("sub", a, b, (g) => [g, neg(g)]);
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  return binary("mul", a, b, (g) => [mul(g, b), mul(g, a)]);
+}
+
+export function div(a: Tensor, b: Tensor): Tensor {
+  return binary("div", a, b, (g) => [div(g, b), neg(div(mul(g, a), mul(b, b)))]);
+}
+
+/** a * s for a number s. */
+export function scale(a: Tensor, s: number): Tensor {
+  return record("scale", [a], wrap(B().scale(a.handle, s), a.shape), (g) => [scale(g, s)]);
+}
+
+type UnaryKernel = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu";
+
+function unary(kernel: UnaryKernel, x: Tensor, backward: (g: Tensor, y: Tensor) => Tensor) {
+  const y = wrap(B()[kernel](x.handle), x.shape);
+  return record(kernel, [x], y, (g) => [backward(g, y)]);
+}
+
+export function neg(x: Tensor): Tensor {
+  return unary("neg", x, (g) => neg(g));
+}
+
+export function exp(x: Tensor): Tensor {
+  return unary("exp", x, (g, y) => mul(g, y));
+}
+
+export function log(x: Tensor): Tensor {
+  return unary("log", x, (g) => div(g, x));
+}
+
+export function sqrt(x: Tensor): Tensor {
+  return unary("sqrt", x, (g, y) => div(scale(g, 0.5), y));
+}
+
+export function tanh(x: Tensor): Tensor {
+  // d tanh = 1 - y^2
+  return unary("tanh", x, (g, y) => sub(g, mul(g, mul(y, y))));
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  // d sigmoid = y (1 - y)
+  return unary("sigmoid", x, (g, y) => mul(g, sub(y, mul(y, y))));
+}
+
+export function relu(x: Tensor): Tensor {
+  return unary("relu", x, (g) => mul(g, wrap(B().step(x.handle), x.shape)));
+}
+
+// --- Linear algebra and reductions -------------------------------------------------------
+
+/** op(a) @ op(b) for 2-D tensors; op transposes when the flag is set. */
+export function matmul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
+  if (a.shape.length !== 2 || b.shape.length !== 2) {
+    throw new Error(`rnnkit: matmul needs 2-D tensors, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  }
+  const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : a.shape;
+  const [k2, n] = transposeB ? [b.shape[1], b.shape[0]] : b.shape;
+  if (k !== k2) {
+    throw new Error(
+      `rnnkit: matmul: inner sizes differ: ${fmt(a.shape)}${transposeA ? "^T" : ""} @ ` +
+        `${fmt(b.shape)}${transposeB ? "^T" : ""}`,
+    );
+  }
+  const out = wrap(B().matmul(a.handle, b.handle, transposeA, transposeB), [m, n]);
+  return record("matmul", [a, b], out, (g) => [
+    transposeA ? matmul(b, g, transposeB, true) : matmul(g, b, false, !transposeB),
+    transposeB ? matmul(g, a, true, transposeA) : matmul(a, g, !transposeA, false),
+  ]);
+}
+
+function normAxes(axes: number | readonly number[] | undefined, rank: number): number[] {
+  const list = axes === undefined
+    ? [...Array(rank).keys()]
+    : typeof axes === "number"
+    ? [axes]
+    : axes;
+  return list.map((a) => {
+    if (a < -rank || a >= rank) throw new Error(`rnnkit: axis ${a} out of range for rank ${rank}`);
+    return a < 0 ? a + rank : a;
+  });
+}
+
+function reducedShape(shape: readonly number[], axes: number[], keepDims: boolean): number[] {
+  return keepDims
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Sum over `axes` (all by default). */
+export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normAxes(axes, x.shape.length);
+  const out = wrap(B().sum(x.handle, ax, keepDims), reducedShape(x.shape, ax, keepDims));
+  return record("sum", [x], out, (g) => {
+    const kept = reshape(g, reducedShape(x.shape, ax, true));
+    return [wrap(B().broadcastTo(kept.handle, x.shape), x.shape)];
+  });
+}
+
+/** Mean over `axes` (all by default). */
+export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normAxes(axes, x.shape.length);
+  const n = ax.reduce((p, a) => p * x.shape[a], 1);
+  return scale(sum(x, ax, keepDims), 1 / n);
+}
+
+/** Max over `axes`, as a constant: no gradient flows through it. */
+export function maxDetached(x: Tensor, axes: number | readonly number[], keepDims = false): Tensor {
+  const ax = normAxes(axes, x.shape.length);
+  return wrap(B().max(x.handle, ax, keepDims), reducedShape(x.shape, ax, keepDims));
+}
+
+/** log(softmax(x)) along `axis`, computed stably. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  // Shifting by the (constant) max changes no gradient, so it needs none.
+  const shifted = sub(x, maxDetached(x, axis, true));
+  return sub(shifted, log(sum(exp(shifted), axis, true)));
+}
+
+// --- Movement ----------------------------------------------------------------------------
+
+/** Same values, new shape; one entry may be -1. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const known = shape.filter((d) => d !== -1);
+  const resolved = shape.map((d) => (d === -1 ? x.size / sizeOf(known) : d));
+  if (
+    shape.filter((d) => d === -1).length > 1 || sizeOf(resolved) !== x.size ||
+    !resolved.every(Number.isInteger)
+  ) {
+    throw new Error(`rnnkit: cannot reshape ${fmt(x.shape)} (${x.size} values) to ${fmt(shape)}`);
+  }
+  if (resolved.join() === x.shape.join()) return x;
+  const out = new Tensor(
+    B().reshape(x.handle, resolved),
+    resolved,
+    x.dtype,
+    x.hostInts ?? undefined,
+  );
+  return record("reshape", [x], out, (g) => [reshape(g, x.shape)]);
+}
+
+export function transpose(x: Tensor, perm: readonly number[]): Tensor {
+  const out = wrap(B().transpose(x.handle, perm), perm.map((p) => x.shape[p]));
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  return record("transpose", [x], out, (g) => [transpose(g, inverse)]);
+}
+
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  const rank = xs[0].shape.length;
+  const ax = normAxes(axis, rank)[0];
+  for (const t of xs) {
+    if (t.shape.length !== rank || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])) {
+      throw new Error(
+        `rnnkit: concat on axis ${ax}: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ`,
+      );
+    }
+  }
+  const sizes = xs.map((t) => t.shape[ax]);
+  const shape = xs[0].shape.map((d, i) => (i === ax ? sizes.reduce((a, b) => a + b, 0) : d));
+  const out = wrap(
+    xs.length === 1 ? B().reshape(xs[0].handle, shape) : B().concat(xs.map((t) => t.handle), ax),
+    shape,
+  );
+  return record("concat", [...xs], out, (g) => split(g, sizes, ax));
+}
+
+/** Consecutive pieces of `x` along `axis`; one autograd node for all of them. */
+export function split(x: Tensor, sizes: readonly number[], axis: number): Tensor[] {
+  const ax = normAxes(axis, x.shape.length)[0];
+  if (sizes.reduce((a, b) => a + b, 0) !== x.shape[ax]) {
+    throw new Error(`rnnkit: split of ${fmt(x.shape)} on axis ${ax} into [${sizes}]`);
+  }
+  const outs = B().split(x.handle, sizes, ax).map((h, i) =>
+    wrap(h, x.shape.map((d, j) => (j === ax ? sizes[i] : d)))
+  );
+  if (needsGrad([x])) {
+    const node = {
+      name: "split",
+      inputs: [x],
+      outputs: outs,
+      backward: (gs: Tensor[]) => [concat(gs, ax)],
+    };
+    for (const o of outs) o.node = node;
+  }
+  return outs;
+}
+
+/** Splits along axis 0 and drops that axis: [T, ...] -> T tensors [...]. */
+export function unstack(x: Tensor): Tensor[] {
+  return split(x, Array(x.shape[0]).fill(1), 0).map((t) => reshape(t, x.shape.slice(1)));
+}
+
+/** Stacks same-shaped tensors along a new axis 0. */
+export function stack(xs: readonly Tensor[]): Tensor {
+  return concat(xs.map((t) => reshape(t, [1, ...t.shape])), 0);
+}
+
+/**
+ * Rows of `x` [rows, ...] at int32 `indices` [n] -> [n, ...]. The gradient is scattered
+ * to `gradIndices` (default: `indices`); an entry of -1 there sends its row nowhere.
+ */
+export function gather(x: Tensor, indices: Tensor, gradIndices = indices): Tensor {
+  const rows = x.shape[0];
+  const out = wrap(B().gather(x.handle, indices.handle), [indices.size, ...x.shape.slice(1)]);
+  return record("gather", [x], out, (g) => {
+    const g2 = reshape(g, [indices.size, -1]);
+    const fused = B().fused?.scatterAddRows;
+    const rowsGrad = fused
+      ? wrap(fused(g2.handle, gradIndices.handle, rows), [rows, g2.shape[1]])
+      : matmul(oneHot(gradIndices, rows), g2, true, false);
+    return [reshape(rowsGrad, x.shape)];
+  });
+}

@@ -1,0 +1,198 @@
+/**
+ * Tensor and reverse-mode autograd.
+ *
+ * A tensor wraps a backend handle plus the shape and dtype core keeps for it. An op whose
+ * inputs need gradients attaches a `Node` to its outputs: the inputs and a closure that
+ * maps output gradients to input gradients. `backward()` walks the nodes in reverse
+ * topological order, like micrograd, and accumulates into `.grad` of leaf tensors that
+ * have `requiresGrad`. Under `noGrad` (or when no input needs a gradient) nothing is
+ * recorded, so inference pays nothing for autograd.
+ */
+import type { DType, Handle } from "./backend.ts";
+import { getBackend, keep, track, untrack } from "./engine.ts";
+
+/** Maps the gradients of a node's outputs to the gradients of its inputs. */
+export type BackwardFn = (grads: Tensor[]) => (Tensor | null)[];
+
+export interface Node {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly backward: BackwardFn;
+}
+
+let gradEnabled = true;
+
+/** Runs `fn` without recording gradients (PyTorch's `torch.no_grad()`). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+export class Tensor {
+  #handle: Handle | null;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** Host copy of int32 tensors made from host data: indices are validated against it. */
+  readonly hostInts: Int32Array | null;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, when it was recorded for autograd. */
+  node: Node | null = null;
+
+  constructor(
+    handle: Handle,
+    shape: readonly number[],
+    dtype: DType = "float32",
+    hostInts?: Int32Array,
+  ) {
+    this.#handle = handle;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.hostInts = hostInts ?? null;
+    track(this);
+  }
+
+  get handle(): Handle {
+    if (!this.#handle) throw new Error(`rnnkit: tensor [${this.shape}] used after dispose()`);
+    return this.#handle;
+  }
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get disposed(): boolean {
+    return this.#handle === null;
+  }
+
+  /** Frees the backend storage. Safe to call twice. */
+  dispose(): void {
+    if (!this.#handle) return;
+    getBackend().dispose(this.#handle);
+    this.#handle = null;
+    untrack(this);
+  }
+
+  /** Replaces this tensor's storage with `src`'s (same shape), consuming `src`. */
+  assign(src: Tensor): void {
+    if (src.shape.join() !== this.shape.join()) {
+      throw new Error(`rnnkit: assign of shape [${src.shape}] into [${this.shape}]`);
+    }
+    const h = src.handle;
+    src.#handle = null;
+    untrack(src);
+    if (this.#handle) getBackend().dispose(this.#handle);
+    this.#handle = h;
+  }
+
+  /** A copy with its own storage, detached from autograd (PyTorch's `detach().clone()`). */
+  clone(): Tensor {
+    return new Tensor(
+      getBackend().scale(this.handle, 1),
+      this.shape,
+      this.dtype,
+      this.hostInts ?? undefined,
+    );
+  }
+
+  /** Values in row-major order. */
+  async data(): Promise<Float32Array | Int32Array> {
+    return await getBackend().read(this.handle);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`rnnkit: item() needs one element, got [${this.shape}]`);
+    return (await this.data())[0];
+  }
+
+  /** Nested arrays, for printing and tests. */
+  async toArray(): Promise<unknown> {
+    const flat = Array.from(await this.data());
+    const nest = (dims: readonly number[], off: number): unknown =>
+      dims.length === 0 ? flat[off] : Array.from(
+        { length: dims[0] },
+        (_, i) => nest(dims.slice(1), off + i * dims.slice(1).reduce((a, b) => a * b, 1)),
+      );
+    return nest(this.shape, 0);
+  }
+
+  /**
+   * Back-propagates from this scalar (or from `grad`, of this tensor's shape) and
+   * accumulates into `.grad` of every leaf with `requiresGrad`.
+   */
+  backward(grad?: Tensor): void {
+    if (!grad && this.size !== 1) {
+      throw new Error(`rnnkit: backward() without a gradient needs a scalar, got [${this.shape}]`);
+    }
+    const nodes = topoSort(this);
+    if (nodes.length === 0 && !this.requiresGrad) {
+      throw new Error("rnnkit: backward() on a tensor that does not require grad");
+    }
+    const grads = new Map<Tensor, Tensor>();
+    grads.set(this, grad ?? new Tensor(getBackend().fill(this.shape, 1), this.shape));
+    for (const node of nodes.reverse()) {
+      const outGrads = node.outputs.map((o) =>
+        grads.get(o) ?? new Tensor(getBackend().fill(o.shape, 0), o.shape)
+      );
+      const inGrads = node.backward(outGrads);
+      node.inputs.forEach((input, i) => {
+        const g = inGrads[i];
+        if (!g || !(input.requiresGrad || input.node)) return;
+        const prev = grads.get(input);
+        grads.set(input, prev ? addTensors(prev, g) : g);
+      });
+    }
+    const assigned = new Set<Tensor>();
+    for (const [t, g] of grads) {
+      if (t.node || !t.requiresGrad) continue;
+      // Two leaves may share one gradient tensor (e.g. a + b): give each its own.
+      const own = t.grad ? addTensors(t.grad, g) : assigned.has(g) ? g.clone() : g;
+      t.grad?.dispose();
+      assigned.add(own);
+      // Leaf gradients outlive the step's scope, like parameters do.
+      t.grad = keep(own);
+    }
+  }
+}
+
+function addTensors(a: Tensor, b: Tensor): Tensor {
+  return new Tensor(getBackend().add(a.handle, b.handle), a.shape);
+}
+
+/** Nodes reachable from `root`, inputs before the nodes that consume them. */
+function topoSort(root: Tensor): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  // Iterative DFS: recurrent graphs over long sequences are deep.
+  const stack: [Node, boolean][] = root.node ? [[root.node, false]] : [];
+  while (stack.length) {
+    const [node, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(node);
+      continue;
+    }
+    if (seen.has(node)) continue;
+    seen.add(node);
+    stack.push([node, true]);
+    for (const input of node.inputs) {
+      if (input.node && !seen.has(input.node)) stack.push([input.node, false]);
+    }
+  }
+  return order;
+}
+
+/** Whether an op on `inputs` must be recorded. */
+export function needsGrad(inputs: readonly Tensor[]): boolean {
+  return gradEnabled && inputs.some((t) => t.requiresGrad || t.node !== null);
+}
