@@ -21,7 +21,11 @@ export class TfjsBackend implements Backend {
   }
 
   async read(x: Handle): Promise<Float32Array | Int32Array> {
-    return await T(x).data() as Float32Array | Int32Array;
+    const t = T(x);
+    const data = await t.data();
+    // tfjs-webgpu can hand back a cast tensor's values in its source dtype's array type.
+    if (t.dtype === "int32") return data instanceof Int32Array ? data : Int32Array.from(data);
+    return data instanceof Float32Array ? data : Float32Array.from(data);
   }
 
   dispose(x: Handle): void {
@@ -38,7 +42,8 @@ export class TfjsBackend implements Backend {
   }
 
   oneHot(indices: Handle, depth: number): Handle {
-    return H(tf.oneHot(T(indices) as tf.Tensor1D, depth, 1, 0, "float32"));
+    // Cast rather than ask for float32: tfjs-wasm's OneHot ignores the dtype argument.
+    return H(tf.tidy(() => tf.cast(tf.oneHot(T(indices) as tf.Tensor1D, depth), "float32")));
   }
 
   add(a: Handle, b: Handle): Handle {

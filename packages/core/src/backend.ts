@@ -21,6 +21,8 @@ export type DType = "float32" | "int32";
 export interface Backend {
   /** Short name used by the CLI and in error messages, e.g. "tfjs", "wasm". */
   readonly name: string;
+  /** Optional details printed at start-up, e.g. which GPU adapter is in use. */
+  readonly description?: string;
 
   // --- Storage -------------------------------------------------------------------------
   /** Uploads host values (row-major) as a new tensor of the given shape and dtype. */

@@ -3,6 +3,7 @@
  * that reports every epoch. The CLI uses it; so can any Deno app.
  */
 import { tidy } from "./engine.ts";
+import { clipGradNorm } from "./optim/clip_grad.ts";
 import type { Optimizer } from "./optim/optimizer.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -10,28 +11,40 @@ import type { Tensor } from "./tensor.ts";
 export interface StepResult {
   loss: number;
   extras: (Float32Array | Int32Array)[];
+  /** The gradient norm before clipping, when clipping was asked for. */
+  gradNorm?: number;
+}
+
+export interface StepOptions {
+  /** Clip the gradients' global L2 norm to this value before the update. */
+  clipGradNorm?: number;
 }
 
 /**
- * zeroGrad, forward, backward, step. `forward` returns the scalar loss, or
+ * zeroGrad, forward, backward, (clip,) step. `forward` returns the scalar loss, or
  * [loss, ...extras] to read back other tensors (e.g. logits for printing predictions).
  * Every tensor the step makes is freed; only the parameters and optimizer state remain.
  */
 export async function trainStep(
   optimizer: Optimizer,
   forward: () => Tensor | Tensor[],
+  options: StepOptions = {},
 ): Promise<StepResult> {
+  const clip = options.clipGradNorm;
   const outs = tidy(() => {
     optimizer.zeroGrad();
     const r = forward();
     const [loss, ...extras] = Array.isArray(r) ? r : [r];
     loss.backward();
+    const norm = clip === undefined ? [] : [clipGradNorm(optimizer.params, clip)];
     optimizer.step();
-    return [loss, ...extras];
+    return [loss, ...norm, ...extras];
   });
   try {
     const values = await Promise.all(outs.map((t) => t.data()));
-    return { loss: values[0][0], extras: values.slice(1) };
+    const [loss, ...rest] = values;
+    const gradNorm = clip === undefined ? undefined : rest.shift()![0];
+    return { loss: loss[0], extras: rest, gradNorm };
   } finally {
     for (const t of outs) t.dispose();
   }

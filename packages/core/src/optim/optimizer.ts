@@ -47,6 +47,13 @@ export abstract class Optimizer {
     }
   }
 
+  /** Frees the gradients and all optimizer state (the parameters stay). */
+  dispose(): void {
+    this.zeroGrad();
+    for (const s of this.state.values()) for (const b of Object.values(s.buffers)) b.dispose();
+    this.state.clear();
+  }
+
   /** Updates every parameter that has a gradient. */
   step(): void {
     noGrad(() =>

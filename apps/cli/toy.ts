@@ -1,0 +1,172 @@
+/**
+ * The seed lecture's three programs: learn to map one string to another of the same
+ * length ("hello" -> "ohlol") character by character.
+ * - rnncell:   RNNCell(V, V) stepped by hand, loss summed over steps;
+ * - rnn:       RNN(V, V, numLayers), loss averaged over steps;
+ * - embedding: Embedding(V, E) -> RNN(E, H, numLayers, batchFirst) -> Linear(H, V), mean loss.
+ * In the first two the hidden state itself is the V-way score vector.
+ */
+import {
+  CrossEntropyLoss,
+  Embedding,
+  intTensor,
+  Linear,
+  Module,
+  ops,
+  type Random,
+  RNN,
+  RNNCell,
+  type Tensor,
+  zeros,
+} from "@rnnkit/core";
+
+export const TOY_MODELS = ["rnncell", "rnn", "embedding"] as const;
+export type ToyModelName = typeof TOY_MODELS[number];
+
+export interface ToyConfig {
+  model: ToyModelName;
+  input: string;
+  target: string;
+  hiddenSize?: number;
+  numLayers?: number;
+  embeddingSize?: number;
+  rng?: Random;
+}
+
+/** The seed's learning rates (the other sizes follow from the vocabulary). */
+export const TOY_LR: Record<ToyModelName, number> = { rnncell: 0.1, rnn: 0.1, embedding: 0.05 };
+
+/** The dictionary of the seed: the sorted distinct characters of input and target. */
+export function vocabulary(input: string, target: string): string[] {
+  return [...new Set([...input, ...target])].sort();
+}
+
+/** Embedding -> RNN -> Linear with PyTorch's submodule names emb, rnn, fc. */
+class EmbeddingRNN extends Module {
+  readonly emb: Embedding;
+  readonly rnn: RNN;
+  readonly fc: Linear;
+
+  constructor(
+    vocab: number,
+    embeddingSize: number,
+    hiddenSize: number,
+    numLayers: number,
+    rng?: Random,
+  ) {
+    super();
+    this.emb = this.registerModule("emb", new Embedding(vocab, embeddingSize, { rng }));
+    this.rnn = this.registerModule(
+      "rnn",
+      new RNN(embeddingSize, hiddenSize, { numLayers, batchFirst: true, rng }),
+    );
+    this.fc = this.registerModule("fc", new Linear(hiddenSize, vocab, { rng }));
+  }
+
+  /** indices [batch, seq] -> logits [batch * seq, vocab] */
+  forward(indices: Tensor): Tensor {
+    const [out] = this.rnn.forward(this.emb.forward(indices));
+    return ops.reshape(this.fc.forward(out), [-1, this.fc.outFeatures]);
+  }
+}
+
+/** A toy task: the model plus a forward pass that yields the loss and the logits. */
+export class ToyTask {
+  readonly vocab: string[];
+  readonly module: Module;
+  readonly #x: number[];
+  readonly #y: number[];
+  readonly #forward: () => { loss: Tensor; logits: Tensor };
+  readonly #labels: Tensor;
+
+  constructor(config: ToyConfig) {
+    const { model, input, target, rng } = config;
+    if (input.length === 0 || [...input].length !== [...target].length) {
+      throw new Error(
+        `input and target must be non-empty and of equal length, got ${[...input].length} and ${
+          [...target].length
+        } characters`,
+      );
+    }
+    this.vocab = vocabulary(input, target);
+    const v = this.vocab.length;
+    this.#x = [...input].map((c) => this.vocab.indexOf(c));
+    this.#y = [...target].map((c) => this.vocab.indexOf(c));
+    const seq = this.#x.length;
+    if (model !== "embedding" && config.hiddenSize !== undefined && config.hiddenSize !== v) {
+      throw new Error(
+        `--hidden-size must equal the vocabulary size (${v}) for --model ${model}: ` +
+          `its hidden state is the ${v}-way score vector`,
+      );
+    }
+    if (model === "rnncell" && (config.numLayers ?? 1) !== 1) {
+      throw new Error("--num-layers applies to --model rnn and embedding, not rnncell");
+    }
+    if (model !== "embedding" && config.embeddingSize !== undefined) {
+      throw new Error(`--embedding-size applies to --model embedding only, not ${model}`);
+    }
+    const labels = this.#labels = intTensor(this.#y, [seq]);
+    const oneHot = () => ops.oneHot(intTensor(this.#x, [seq]), v);
+
+    if (model === "rnncell") {
+      const cell = new RNNCell(v, v, { rng });
+      const sumLoss = new CrossEntropyLoss({ reduction: "sum" });
+      this.module = cell;
+      this.#forward = () => {
+        // Step by hand as the lecture does: batch 1, one label per step.
+        const xs = ops.split(oneHot(), Array(seq).fill(1), 0);
+        let h = zeros([1, v]);
+        const hs = xs.map((x) => (h = cell.forward(x, h)));
+        const logits = ops.concat(hs, 0);
+        // Summing per-step means over a batch of 1 equals one summed loss.
+        return { loss: sumLoss.forward(logits, labels), logits };
+      };
+    } else if (model === "rnn") {
+      const rnn = new RNN(v, v, { numLayers: config.numLayers ?? 1, rng });
+      const ce = new CrossEntropyLoss();
+      this.module = rnn;
+      this.#forward = () => {
+        const [out] = rnn.forward(ops.reshape(oneHot(), [seq, 1, v]));
+        const logits = ops.reshape(out, [-1, v]);
+        return { loss: ce.forward(logits, labels), logits };
+      };
+    } else {
+      const net = new EmbeddingRNN(
+        v,
+        config.embeddingSize ?? 10,
+        config.hiddenSize ?? 8,
+        config.numLayers ?? 2,
+        rng,
+      );
+      const ce = new CrossEntropyLoss();
+      this.module = net;
+      this.#forward = () => {
+        const logits = net.forward(intTensor(this.#x, [1, seq]));
+        return { loss: ce.forward(logits, labels), logits };
+      };
+    }
+  }
+
+  /** Loss and logits [seq, vocab] of one pass over the sequence. */
+  forward(): { loss: Tensor; logits: Tensor } {
+    return this.#forward();
+  }
+
+  /** Frees the model's parameters and the task's tensors. */
+  dispose(): void {
+    this.module.dispose();
+    this.#labels.dispose();
+  }
+
+  /** The predicted string: the argmax character of every row of `logits`. */
+  decode(logits: Float32Array | Int32Array): string {
+    const v = this.vocab.length;
+    let s = "";
+    for (let r = 0; r < logits.length / v; r++) {
+      let best = 0;
+      for (let j = 1; j < v; j++) if (logits[r * v + j] > logits[r * v + best]) best = j;
+      s += this.vocab[best];
+    }
+    return s;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * `deno task train`: trains one of the seed's toy models ("hello" -> "ohlol" by default)
+ * and prints the prediction and loss of every epoch.
+ */
+import { Adam, fit, manualSeed, setBackend } from "@rnnkit/core";
+import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
+import { BACKEND_NAMES, loadBackend } from "./backends.ts";
+import { TOY_LR, TOY_MODELS, ToyTask } from "./toy.ts";
+
+const HELP = `Usage: deno task train [options]
+
+Trains a character-to-character recurrent model, as in the seed lecture.
+
+Options:
+  --model NAME           rnncell | rnn | embedding (default: embedding)
+                           rnncell: RNNCell(V, V), loss summed over steps, lr 0.1
+                           rnn: RNN(V, V), mean loss, lr 0.1
+                           embedding: Embedding(V, 10) -> RNN(10, 8, 2 layers) -> Linear(8, V), lr 0.05
+  --backend NAME         ${BACKEND_NAMES.join(" | ")} (default: tfjs)
+  --input TEXT           input string (default: hello)
+  --target TEXT          target string of the same length (default: ohlol)
+  --epochs N             training epochs (default: 15)
+  --lr X                 Adam learning rate (default: the model's, see above)
+  --seed S               random seed for the initial weights (default: 0)
+  --hidden-size H        hidden size (embedding model; rnn/rnncell must use V)
+  --num-layers L         recurrent layers (rnn and embedding models)
+  --embedding-size E     embedding size (embedding model)
+  -h, --help             show this help
+
+V is the number of distinct characters in input and target, sorted as the dictionary.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const flags = parse(argv, {
+    model: { type: "string" },
+    backend: { type: "string" },
+    input: { type: "string" },
+    target: { type: "string" },
+    epochs: { type: "string" },
+    lr: { type: "string" },
+    seed: { type: "string" },
+    "hidden-size": { type: "string" },
+    "num-layers": { type: "string" },
+    "embedding-size": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (flags.help) {
+    console.log(HELP);
+    return;
+  }
+  const model = choiceFlag(flags, "model", TOY_MODELS, "embedding");
+  const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, "tfjs");
+  const epochs = intFlag(flags, "epochs", 1) ?? 15;
+  const lr = numberFlag(flags, "lr") ?? TOY_LR[model];
+  const seed = intFlag(flags, "seed", 0) ?? 0;
+  const input = (flags.input as string | undefined) ?? "hello";
+  const target = (flags.target as string | undefined) ?? "ohlol";
+
+  let task: ToyTask;
+  manualSeed(seed);
+  setBackend(await loadBackend(backendName));
+  try {
+    task = new ToyTask({
+      model,
+      input,
+      target,
+      hiddenSize: intFlag(flags, "hidden-size", 1),
+      numLayers: intFlag(flags, "num-layers", 1),
+      embeddingSize: intFlag(flags, "embedding-size", 1),
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^rnnkit: /, ""));
+  }
+  console.error(
+    `rnnkit: model ${model}, backend ${backendName}, vocabulary "${task.vocab.join("")}", ` +
+      `${epochs} epochs, Adam lr ${lr}, seed ${seed}`,
+  );
+  const optimizer = new Adam(task.module.parameters(), { lr });
+  let last = "";
+  await fit({
+    epochs,
+    optimizer,
+    forward: () => {
+      const { loss, logits } = task.forward();
+      return [loss, logits];
+    },
+    onEpoch: (epoch, { loss, extras }) => {
+      last = task.decode(extras[0]);
+      console.log(`Predicted: ${last}, Epoch [${epoch}/${epochs}] loss = ${loss.toFixed(4)}`);
+    },
+  });
+  console.error(
+    last === target
+      ? `rnnkit: reached "${target}"`
+      : `rnnkit: did not reach "${target}" (got "${last}")`,
+  );
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));

@@ -1,0 +1,8 @@
+/** Every conformance suite file; importing this fills the case registry. */
+import "./suite/modules.ts";
+import "./suite/losses.ts";
+import "./suite/optimizers.ts";
+import "./suite/seed_programs.ts";
+
+export { cases } from "./registry.ts";
+export { worst } from "./check.ts";

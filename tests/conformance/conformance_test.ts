@@ -1,0 +1,23 @@
+/**
+ * The conformance suite under `deno test`, on the backend named by RNNKIT_BACKEND
+ * (tfjs, wasm or webgpu; webgl runs in Chromium through tests/run.ts instead).
+ */
+import { isBackendName, loadBackend } from "@rnnkit/cli/backends";
+import { useBackend } from "./backend.ts";
+import { cases, worst } from "./all.ts";
+
+const name = Deno.env.get("RNNKIT_BACKEND") ?? "tfjs";
+if (!isBackendName(name)) throw new Error(`RNNKIT_BACKEND=${name} is not a Deno backend`);
+await useBackend(name, () => loadBackend(name));
+
+for (const c of cases) Deno.test(`[${name}] ${c.name}`, c.fn);
+
+Deno.test({
+  name: `[${name}] largest deviation from PyTorch`,
+  fn: () =>
+    console.log(
+      `largest |diff| ${worst.abs.toExponential(2)} at ${worst.where}; largest relative ${
+        worst.rel.toExponential(2)
+      }`,
+    ),
+});
