@@ -4,8 +4,11 @@
  */
 import type { Backend } from "@rnnkit/core";
 
-export const BACKEND_NAMES = ["tfjs", "wasm", "webgpu"] as const;
-export type BackendName = typeof BACKEND_NAMES[number];
+/** Backends that run inside Deno. */
+export const DENO_BACKENDS = ["tfjs", "wasm", "webgpu"] as const;
+export type BackendName = typeof DENO_BACKENDS[number];
+/** Every backend the CLI offers: webgl runs in headless Chromium. */
+export const BACKEND_NAMES = [...DENO_BACKENDS, "webgl"] as const;
 
 const loaders: Record<BackendName, () => Promise<Backend>> = {
   tfjs: async () => (await import("@rnnkit/backend-tfjs")).createBackend(),
@@ -14,7 +17,7 @@ const loaders: Record<BackendName, () => Promise<Backend>> = {
 };
 
 export function isBackendName(name: string): name is BackendName {
-  return (BACKEND_NAMES as readonly string[]).includes(name);
+  return (DENO_BACKENDS as readonly string[]).includes(name);
 }
 
 export function loadBackend(name: BackendName): Promise<Backend> {

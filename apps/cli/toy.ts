@@ -7,10 +7,14 @@
  * In the first two the hidden state itself is the V-way score vector.
  */
 import {
+  Adam,
   CrossEntropyLoss,
   Embedding,
+  fit,
+  getBackend,
   intTensor,
   Linear,
+  manualSeed,
   Module,
   ops,
   type Random,
@@ -39,6 +43,31 @@ export const TOY_LR: Record<ToyModelName, number> = { rnncell: 0.1, rnn: 0.1, em
 /** The dictionary of the seed: the sorted distinct characters of input and target. */
 export function vocabulary(input: string, target: string): string[] {
   return [...new Set([...input, ...target])].sort();
+}
+
+/** Rejects configurations the seed's programs cannot run, saying which flag is wrong. */
+export function checkToyConfig(config: ToyConfig): void {
+  const { model, input, target } = config;
+  if (input.length === 0 || [...input].length !== [...target].length) {
+    throw new Error(
+      `input and target must be non-empty and of equal length, got ${[...input].length} and ${
+        [...target].length
+      } characters`,
+    );
+  }
+  const v = vocabulary(input, target).length;
+  if (model !== "embedding" && config.hiddenSize !== undefined && config.hiddenSize !== v) {
+    throw new Error(
+      `--hidden-size must equal the vocabulary size (${v}) for --model ${model}: ` +
+        `its hidden state is the ${v}-way score vector`,
+    );
+  }
+  if (model === "rnncell" && (config.numLayers ?? 1) !== 1) {
+    throw new Error("--num-layers applies to --model rnn and embedding, not rnncell");
+  }
+  if (model !== "embedding" && config.embeddingSize !== undefined) {
+    throw new Error(`--embedding-size applies to --model embedding only, not ${model}`);
+  }
 }
 
 /** Embedding -> RNN -> Linear with PyTorch's submodule names emb, rnn, fc. */
@@ -81,30 +110,12 @@ export class ToyTask {
 
   constructor(config: ToyConfig) {
     const { model, input, target, rng } = config;
-    if (input.length === 0 || [...input].length !== [...target].length) {
-      throw new Error(
-        `input and target must be non-empty and of equal length, got ${[...input].length} and ${
-          [...target].length
-        } characters`,
-      );
-    }
+    checkToyConfig(config);
     this.vocab = vocabulary(input, target);
     const v = this.vocab.length;
     this.#x = [...input].map((c) => this.vocab.indexOf(c));
     this.#y = [...target].map((c) => this.vocab.indexOf(c));
     const seq = this.#x.length;
-    if (model !== "embedding" && config.hiddenSize !== undefined && config.hiddenSize !== v) {
-      throw new Error(
-        `--hidden-size must equal the vocabulary size (${v}) for --model ${model}: ` +
-          `its hidden state is the ${v}-way score vector`,
-      );
-    }
-    if (model === "rnncell" && (config.numLayers ?? 1) !== 1) {
-      throw new Error("--num-layers applies to --model rnn and embedding, not rnncell");
-    }
-    if (model !== "embedding" && config.embeddingSize !== undefined) {
-      throw new Error(`--embedding-size applies to --model embedding only, not ${model}`);
-    }
     const labels = this.#labels = intTensor(this.#y, [seq]);
     const oneHot = () => ops.oneHot(intTensor(this.#x, [seq]), v);
 
@@ -169,4 +180,53 @@ export class ToyTask {
     }
     return s;
   }
+}
+
+/** A toy training run as the CLI describes it; plain data, so it can cross into a browser. */
+export interface ToyRun extends Omit<ToyConfig, "rng"> {
+  epochs: number;
+  lr: number;
+  seed: number;
+}
+
+/**
+ * Trains a toy task with Adam and reports every epoch through `out` (results) and `log`
+ * (progress); returns the final prediction. Runs wherever a backend is set.
+ */
+export async function runToy(
+  run: ToyRun,
+  out: (line: string) => void,
+  log: (line: string) => void,
+): Promise<string> {
+  manualSeed(run.seed);
+  const task = new ToyTask(run);
+  log(
+    `rnnkit: model ${run.model}, backend ${getBackend().name}, vocabulary "${
+      task.vocab.join("")
+    }", ` +
+      `${run.epochs} epochs, Adam lr ${run.lr}, seed ${run.seed}`,
+  );
+  const optimizer = new Adam(task.module.parameters(), { lr: run.lr });
+  let last = "";
+  const start = performance.now();
+  await fit({
+    epochs: run.epochs,
+    optimizer,
+    forward: () => {
+      const { loss, logits } = task.forward();
+      return [loss, logits];
+    },
+    onEpoch: (epoch, { loss, extras }) => {
+      last = task.decode(extras[0]);
+      out(`Predicted: ${last}, Epoch [${epoch}/${run.epochs}] loss = ${loss.toFixed(4)}`);
+    },
+  });
+  const ms = (performance.now() - start) / run.epochs;
+  log(
+    `rnnkit: ${last === run.target ? "reached" : "did not reach"} "${run.target}"` +
+      `${last === run.target ? "" : ` (got "${last}")`}; ${ms.toFixed(1)} ms/epoch`,
+  );
+  optimizer.dispose();
+  task.dispose();
+  return last;
 }

@@ -2,10 +2,11 @@
  * `deno task train`: trains one of the seed's toy models ("hello" -> "ohlol" by default)
  * and prints the prediction and loss of every epoch.
  */
-import { Adam, fit, manualSeed, setBackend } from "@rnnkit/core";
+import { setBackend } from "@rnnkit/core";
+import { runInChromium } from "@rnnkit/backend-webgl/chromium";
 import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
 import { BACKEND_NAMES, loadBackend } from "./backends.ts";
-import { TOY_LR, TOY_MODELS, ToyTask } from "./toy.ts";
+import { checkToyConfig, runToy, TOY_LR, TOY_MODELS, type ToyRun } from "./toy.ts";
 
 const HELP = `Usage: deno task train [options]
 
@@ -21,7 +22,7 @@ Options:
   --target TEXT          target string of the same length (default: ohlol)
   --epochs N             training epochs (default: 15)
   --lr X                 Adam learning rate (default: the model's, see above)
-  --seed S               random seed for the initial weights (default: 0)
+  --seed S               seed of the initial weights, as torch.manual_seed(S) (default: 1)
   --hidden-size H        hidden size (embedding model; rnn/rnncell must use V)
   --num-layers L         recurrent layers (rnn and embedding models)
   --embedding-size E     embedding size (embedding model)
@@ -52,48 +53,38 @@ async function main(argv: string[]): Promise<void> {
   const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, "tfjs");
   const epochs = intFlag(flags, "epochs", 1) ?? 15;
   const lr = numberFlag(flags, "lr") ?? TOY_LR[model];
-  const seed = intFlag(flags, "seed", 0) ?? 0;
+  const seed = intFlag(flags, "seed", 0) ?? 1;
   const input = (flags.input as string | undefined) ?? "hello";
   const target = (flags.target as string | undefined) ?? "ohlol";
 
-  let task: ToyTask;
-  manualSeed(seed);
-  setBackend(await loadBackend(backendName));
-  try {
-    task = new ToyTask({
-      model,
-      input,
-      target,
-      hiddenSize: intFlag(flags, "hidden-size", 1),
-      numLayers: intFlag(flags, "num-layers", 1),
-      embeddingSize: intFlag(flags, "embedding-size", 1),
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^rnnkit: /, ""));
-  }
-  console.error(
-    `rnnkit: model ${model}, backend ${backendName}, vocabulary "${task.vocab.join("")}", ` +
-      `${epochs} epochs, Adam lr ${lr}, seed ${seed}`,
-  );
-  const optimizer = new Adam(task.module.parameters(), { lr });
-  let last = "";
-  await fit({
+  const run: ToyRun = {
+    model,
+    input,
+    target,
     epochs,
-    optimizer,
-    forward: () => {
-      const { loss, logits } = task.forward();
-      return [loss, logits];
-    },
-    onEpoch: (epoch, { loss, extras }) => {
-      last = task.decode(extras[0]);
-      console.log(`Predicted: ${last}, Epoch [${epoch}/${epochs}] loss = ${loss.toFixed(4)}`);
-    },
-  });
-  console.error(
-    last === target
-      ? `rnnkit: reached "${target}"`
-      : `rnnkit: did not reach "${target}" (got "${last}")`,
-  );
+    lr,
+    seed,
+    hiddenSize: intFlag(flags, "hidden-size", 1),
+    numLayers: intFlag(flags, "num-layers", 1),
+    embeddingSize: intFlag(flags, "embedding-size", 1),
+  };
+  try {
+    checkToyConfig(run);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (backendName === "webgl") {
+    const code = await runInChromium({
+      entry: new URL("./browser_train.ts", import.meta.url).href,
+      args: [JSON.stringify(run)],
+    });
+    if (code !== 0) Deno.exit(code);
+    return;
+  }
+  const backend = await loadBackend(backendName);
+  if (backend.description) console.error(`rnnkit: ${backend.name}: ${backend.description}`);
+  setBackend(backend);
+  await runToy(run, console.log, console.error);
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

@@ -49,10 +49,13 @@ export function intTensor(values: ArrayLike<number>, shape: readonly number[]): 
   if (values.length !== sizeOf(shape)) {
     throw new Error(`rnnkit: intTensor(): ${values.length} values do not fill shape ${fmt(shape)}`);
   }
-  const ints = Int32Array.from(values);
-  for (const v of ints) {
-    if (!Number.isInteger(v)) throw new Error(`rnnkit: intTensor(): ${v} is not an integer`);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v) || Math.abs(v) > 2 ** 31 - 1) {
+      throw new Error(`rnnkit: intTensor(): ${v} is not a 32-bit integer`);
+    }
   }
+  const ints = Int32Array.from(values);
   return new Tensor(B().fromArray(ints, shape, "int32"), shape, "int32", ints);
 }
 

@@ -60,8 +60,8 @@ export class Random {
 
   /** `n` float32 values uniform in [low, high): `torch.empty(n).uniform_(low, high)`. */
   uniform(n: number, low: number, high: number): Float32Array {
-    // uniform_kernel casts the bounds to float, and uniform_real<float> computes
-    // `x * (to - from) + from` in float, contracted to one fma by the AVX2 build.
+    // uniform_kernel casts the bounds to float, and transformation::uniform_real<float>
+    // computes `x * (to - from) + from` in float, contracted to one fma by the AVX2 build.
     const from = Math.fround(low);
     const range = Math.fround(Math.fround(high) - from);
     const out = new Float32Array(n);
@@ -81,20 +81,21 @@ export class Random {
   }
 
   /**
-   * The generator's full state (624 mt19937 words, the next index, and the cached normal
-   * value or null as NaN), as plain numbers so it fits in a JSON checkpoint.
+   * The generator's full state as plain numbers, for JSON checkpoints: the 624 mt19937 words,
+   * the next word's index, then 1 and the cached normal value (or 0 and 0 when none is cached).
    */
   getState(): number[] {
-    return [...this.#mt, this.#next, this.#cachedNormal ?? NaN];
+    const cached = this.#cachedNormal;
+    return [...this.#mt, this.#next, cached === null ? 0 : 1, cached ?? 0];
   }
 
   setState(state: readonly number[]): void {
-    if (state.length !== N + 2) {
-      throw new Error(`rnnkit: generator state must hold ${N + 2} numbers, got ${state.length}`);
+    if (state.length !== N + 3 || !(state[N] >= 0 && state[N] <= N)) {
+      throw new Error(`rnnkit: not a generator state (expected ${N + 3} numbers)`);
     }
     this.#mt.set(state.slice(0, N));
     this.#next = state[N];
-    this.#cachedNormal = Number.isNaN(state[N + 1]) ? null : state[N + 1];
+    this.#cachedNormal = state[N + 1] ? state[N + 2] : null;
   }
 
   /** at::mt19937::next_state(): regenerates the 624 state words. */
@@ -156,6 +157,7 @@ function boxMuller16(data: Float32Array, at: number, mean: number, std: number):
     const u2 = data[j + 8];
     const radius = Math.fround(Math.sqrt(Math.fround(-2 * logf(u1))));
     const [sin, cos] = sincosf(Math.fround(TWO_PI_F * u2));
+    // _mm256_fmadd_ps(n, std, mean)
     data[j] = fmaf(Math.fround(radius * cos), std, mean);
     data[j + 8] = fmaf(Math.fround(radius * sin), std, mean);
   }
@@ -166,7 +168,11 @@ function boxMuller16(data: Float32Array, at: number, mean: number, std: number):
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** fmaf(a, b, c) for float32 a, b, c: `a * b + c` rounded once to float32. */
+/**
+ * fmaf(a, b, c) for float32 a, b, c: `a * b + c` rounded once to float32. ATen's AVX2 kernels
+ * are built with -mfma and GCC's default -ffp-contract=fast, so most `a * b + c` there are one
+ * fma; which ones was pinned down against torch's output (millions of values, bit for bit).
+ */
 function fmaf(a: number, b: number, c: number): number {
   const p = a * b; // exact: two 24-bit significands fit in 53 bits
   const s = p + c;
@@ -182,9 +188,6 @@ function fmaf(a: number, b: number, c: number): number {
   if (Math.fround(other) !== other) return f; // not a halfway case
   return (e > 0) === (d > 0) ? other : f;
 }
-
-/** mul-then-add in float32 as the AVX2 build contracts it (see fmaf). */
-const madd = fmaf;
 
 // Cephes constants of avx_mathfun.h (aten/src/ATen/native/cpu/avx_mathfun.h), as floats.
 const fr = Math.fround;
@@ -218,12 +221,11 @@ function logf(x: number): number {
   }
   const z = fr(m * m);
   let y = LOG_P[0];
-  for (let i = 1; i < LOG_P.length; i++) y = madd(y, m, LOG_P[i]);
+  for (let i = 1; i < LOG_P.length; i++) y = fmaf(y, m, LOG_P[i]);
   y = fr(y * m);
-  y = fr(y * z);
-  y = madd(e, LOG_Q1, y);
-  y = madd(-z, 0.5, y);
-  return madd(e, LOG_Q2, fr(m + y));
+  y = fmaf(y, z, fr(e * LOG_Q1)); // GCC fuses `y * z` (not `e * q1`) into the add
+  y = fr(y - fr(z * 0.5));
+  return fmaf(e, LOG_Q2, fr(m + y));
 }
 
 const FOPI = fr(1.27323954473516);
@@ -236,28 +238,26 @@ const COSCOF = [2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-
 /** sincos256_ps for one lane (x >= 0, as theta = 2 pi u2 is here): [sin x, cos x]. */
 function sincosf(x: number): [number, number] {
   // j = (int(x * 4/pi) + 1) & ~1; reduce x by j * pi/4 in three parts (Cody-Waite).
-  const j = ((Math.trunc(fr(x * FOPI)) + 1) & ~1) >>> 0;
-  const y = j;
-  x = madd(y, DP1, x);
-  x = madd(y, DP2, x);
-  x = madd(y, DP3, x);
+  const j = (Math.trunc(fr(x * FOPI)) + 1) & ~1;
+  x = fmaf(j, DP1, x);
+  x = fmaf(j, DP2, x);
+  x = fmaf(j, DP3, x);
   const z = fr(x * x);
   let c = COSCOF[0];
-  c = madd(c, z, COSCOF[1]);
-  c = madd(c, z, COSCOF[2]);
+  c = fmaf(c, z, COSCOF[1]);
+  c = fmaf(c, z, COSCOF[2]);
   c = fr(c * z);
-  c = fr(c * z);
-  c = madd(-z, 0.5, c);
+  c = fmaf(c, z, -fr(z * 0.5)); // again the second `c * z` is fused with `- z * 0.5`
   c = fr(c + 1);
   let s = SINCOF[0];
-  s = madd(s, z, SINCOF[1]);
-  s = madd(s, z, SINCOF[2]);
+  s = fmaf(s, z, SINCOF[1]);
+  s = fmaf(s, z, SINCOF[2]);
   s = fr(s * z);
-  s = madd(s, x, x);
+  s = fmaf(s, x, x);
   // Polynomial choice and signs, from bits 1 and 2 of j (sin of |x|; x >= 0 here).
   const swap = (j & 2) !== 0;
   const sinNeg = (j & 4) !== 0;
-  const cosNeg = ((j - 2) & 4) !== 0;
+  const cosNeg = ((j - 2) & 4) === 0;
   const sin = swap ? c : s;
   const cos = swap ? s : c;
   return [sinNeg ? -sin : sin, cosNeg ? -cos : cos];

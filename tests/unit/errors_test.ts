@@ -1,0 +1,131 @@
+/** Bad input gets an error that names the module and the expected vs actual shape or value. */
+import assert from "node:assert/strict";
+import "./setup.ts";
+import {
+  Adam,
+  CrossEntropyLoss,
+  Embedding,
+  intTensor,
+  Linear,
+  LSTM,
+  ops,
+  RNN,
+  RNNCell,
+  tensor,
+  zeros,
+} from "@rnnkit/core";
+
+const throwsWith = (fn: () => unknown, ...parts: string[]) =>
+  assert.throws(
+    fn,
+    (e: Error) => parts.every((p) => e.message.includes(p)) || assert.fail(e.message),
+  );
+
+Deno.test("RNN rejects a wrong input rank or size, naming both shapes", () => {
+  const rnn = new RNN(4, 8, { numLayers: 2 });
+  throwsWith(
+    () => rnn.forward(zeros([5, 1, 3])),
+    "RNN(4, 8, numLayers=2)",
+    "[5, 1, 3]",
+    "input = 4",
+  );
+  throwsWith(() => rnn.forward(zeros([2, 5, 1, 4])), "RNN(4, 8", "[2, 5, 1, 4]");
+  throwsWith(
+    () => rnn.forward(zeros([5, 3, 4]), zeros([1, 3, 8])),
+    "h0 of shape [2, 3, 8]",
+    "[1, 3, 8]",
+  );
+  rnn.dispose();
+});
+
+Deno.test("batchFirst does not apply to h0 (PyTorch's behaviour)", () => {
+  const rnn = new RNN(4, 8, { batchFirst: true });
+  // batch 3, seq 5: h0 stays [numLayers, batch, hidden]
+  const [out, h] = rnn.forward(zeros([3, 5, 4]), zeros([1, 3, 8]));
+  assert.deepEqual([out.shape, h.shape], [[3, 5, 8], [1, 3, 8]]);
+  throwsWith(
+    () => rnn.forward(zeros([3, 5, 4]), zeros([3, 1, 8])),
+    "expected h0 of shape [1, 3, 8]",
+  );
+  rnn.dispose();
+});
+
+Deno.test("LSTM checks c0 too", () => {
+  const lstm = new LSTM(2, 3);
+  throwsWith(
+    () => lstm.forward(zeros([4, 1, 2]), [zeros([1, 1, 3]), zeros([1, 2, 3])]),
+    "c0",
+    "[1, 2, 3]",
+  );
+  lstm.dispose();
+});
+
+Deno.test("RNNCell, Linear name themselves and the shapes", () => {
+  const cell = new RNNCell(4, 4);
+  throwsWith(() => cell.forward(zeros([1, 5])), "RNNCell(4, 4)", "[1, 5]");
+  throwsWith(() => cell.forward(zeros([2, 4]), zeros([1, 4])), "hidden state", "[2, 4]", "[1, 4]");
+  const fc = new Linear(8, 4);
+  throwsWith(() => fc.forward(zeros([5, 3])), "Linear(8, 4)", "[..., 8]", "[5, 3]");
+  cell.dispose();
+  fc.dispose();
+});
+
+Deno.test("Embedding rejects out-of-range and non-integer indices", () => {
+  const emb = new Embedding(4, 10);
+  throwsWith(() => emb.forward(intTensor([1, 4], [2])), "Embedding(4, 10)", "index 4", "[0, 4)");
+  throwsWith(() => emb.forward(intTensor([-1], [1])), "index -1");
+  throwsWith(() => emb.forward(tensor([1, 2], [2])), "int32");
+  throwsWith(() => new Embedding(4, 10, { paddingIdx: 7 }), "paddingIdx 7");
+  throwsWith(() => intTensor([1.5], [1]), "1.5 is not a 32-bit integer");
+  emb.dispose();
+});
+
+Deno.test("constructors reject bad sizes and options", () => {
+  throwsWith(() => new RNN(0, 4), "RNN", "inputSize", "got 0");
+  throwsWith(() => new RNN(4, 4, { nonlinearity: "sigmoid" as "tanh" }), "nonlinearity", "sigmoid");
+  throwsWith(() => new LSTM(4, 4, { dropout: 1.5 }), "dropout", "1.5");
+  throwsWith(() => new Linear(2.5, 3), "inFeatures", "2.5");
+  throwsWith(() => new CrossEntropyLoss({ reduction: "avg" as "mean" }), "reduction", "avg");
+  const p = new Linear(2, 2);
+  throwsWith(() => new Adam(p.parameters(), { lr: -1 }), "Adam", "lr", "-1");
+  throwsWith(() => new Adam(p.parameters(), { betas: [0.9, 1] }), "betas[1]");
+  p.dispose();
+});
+
+Deno.test("CrossEntropyLoss rejects bad targets and shapes", () => {
+  const ce = new CrossEntropyLoss();
+  throwsWith(
+    () => ce.forward(zeros([2, 3]), intTensor([0, 3], [2])),
+    "target 3 out of range [0, 3)",
+  );
+  throwsWith(() => ce.forward(zeros([2, 3]), intTensor([0], [1])), "input [2, 3]", "target [1]");
+});
+
+Deno.test("loadStateDict lists missing, unexpected and mis-shaped keys and changes nothing", async () => {
+  const rnn = new RNN(2, 3);
+  const before = await rnn.stateDict().weight_ih_l0.data();
+  const sd = Object.fromEntries(
+    Object.entries(rnn.stateDict()).map((
+      [k, t],
+    ) => [k, { shape: t.shape, data: new Float32Array(t.size) }]),
+  );
+  delete (sd as Record<string, unknown>).bias_hh_l0;
+  sd.weight_hh_l0 = { shape: [3, 2], data: new Float32Array(6) };
+  sd.weight_ih_l1 = { shape: [3, 3], data: new Float32Array(9) };
+  throwsWith(
+    () => rnn.loadStateDict(sd),
+    "RNN.loadStateDict",
+    'missing key "bias_hh_l0"',
+    'unexpected key "weight_ih_l1"',
+    '"weight_hh_l0" has shape [3,2], expected [3,3]',
+  );
+  assert.deepEqual(await rnn.stateDict().weight_ih_l0.data(), before);
+  rnn.dispose();
+});
+
+Deno.test("ops report shapes that do not fit", () => {
+  throwsWith(() => ops.add(zeros([2, 3]), zeros([4])), "add", "[2, 3]", "[4]");
+  throwsWith(() => ops.matmul(zeros([2, 3]), zeros([2, 3])), "matmul", "[2, 3] @ [2, 3]");
+  throwsWith(() => ops.reshape(zeros([2, 3]), [4, -1]), "cannot reshape [2, 3]");
+  throwsWith(() => tensor([1, 2, 3], [2, 2]), "3 values do not fill shape [2, 2]");
+});
