@@ -32,7 +32,7 @@ export class TfjsBackend implements Backend {
     T(x).dispose();
   }
 
-  memory() {
+  memory(): { numTensors: number; numBytes: number } {
     const m = tf.memory();
     return { numTensors: m.numTensors, numBytes: m.numBytes };
   }

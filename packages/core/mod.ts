@@ -27,6 +27,7 @@ export {
   type CrossEntropyOptions,
   type Reduction,
 } from "./src/nn/cross_entropy.ts";
+export { type Cell, CharLM, type CharLMConfig, type RecurrentState } from "./src/models/char_lm.ts";
 export { Optimizer, type ParamState } from "./src/optim/optimizer.ts";
 export { SGD, type SGDOptions } from "./src/optim/sgd.ts";
 export { Adam, type AdamOptions, AdamW } from "./src/optim/adam.ts";

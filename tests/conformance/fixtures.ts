@@ -4,6 +4,7 @@ import modules from "../fixtures/modules.json" with { type: "json" };
 import losses from "../fixtures/losses.json" with { type: "json" };
 import optimizers from "../fixtures/optimizers.json" with { type: "json" };
 import seedPrograms from "../fixtures/seed_programs.json" with { type: "json" };
+import opsFixture from "../fixtures/ops.json" with { type: "json" };
 
 export type Tensors = Record<string, HostTensor>;
 
@@ -42,7 +43,20 @@ export interface SeedProgramCase {
   finalState: Tensors;
 }
 
+/** One core op: forward-only ops (oneHot, maxDetached) have no upstream or grads. */
+export interface OpCase {
+  name: string;
+  op: string;
+  args: Record<string, unknown>;
+  inputs: Tensors;
+  output?: HostTensor;
+  outputs?: HostTensor[];
+  upstream?: HostTensor | HostTensor[];
+  grads?: Tensors;
+}
+
 export const moduleCases = modules.cases as unknown as ModuleCase[];
 export const lossCases = losses.cases as unknown as ModuleCase[];
 export const optimizerCases = optimizers.cases as unknown as OptimizerCase[];
 export const seedProgramCases = seedPrograms.cases as unknown as SeedProgramCase[];
+export const opCases = opsFixture.cases as unknown as OpCase[];
