@@ -6,6 +6,7 @@ import { setBackend } from "@rnnkit/core";
 import { runInChromium } from "@rnnkit/backend-webgl/chromium";
 import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
 import { BACKEND_NAMES, loadBackend } from "./backends.ts";
+import { listBackends } from "./list_backends.ts";
 import { checkToyConfig, runToy, TOY_LR, TOY_MODELS, type ToyRun } from "./toy.ts";
 
 const HELP = `Usage: deno task train [options]
@@ -26,6 +27,7 @@ Options:
   --hidden-size H        hidden size (embedding model; rnn/rnncell must use V)
   --num-layers L         recurrent layers (rnn and embedding models)
   --embedding-size E     embedding size (embedding model)
+  --list-backends        say which backends are usable here, and why not (= deno task backends)
   -h, --help             show this help
 
 V is the number of distinct characters in input and target, sorted as the dictionary.
@@ -43,12 +45,14 @@ async function main(argv: string[]): Promise<void> {
     "hidden-size": { type: "string" },
     "num-layers": { type: "string" },
     "embedding-size": { type: "string" },
+    "list-backends": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (flags.help) {
     console.log(HELP);
     return;
   }
+  if (flags["list-backends"]) return await listBackends();
   const model = choiceFlag(flags, "model", TOY_MODELS, "embedding");
   const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, "tfjs");
   const epochs = intFlag(flags, "epochs", 1) ?? 15;

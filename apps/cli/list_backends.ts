@@ -1,0 +1,31 @@
+/**
+ * `deno task backends`: which backends can run here, and why not where they cannot.
+ * Each Deno backend is actually initialised, so "usable" means what it says.
+ */
+import { chromiumPath } from "@rnnkit/backend-webgl/chromium";
+import { describeAdapter } from "@rnnkit/backend-webgpu";
+import { DENO_BACKENDS, loadBackend } from "./backends.ts";
+
+export async function listBackends(): Promise<void> {
+  for (const name of DENO_BACKENDS) {
+    let status: string;
+    try {
+      const backend = await loadBackend(name);
+      status = `usable${backend.description ? ` (${backend.description})` : ""}`;
+    } catch (e) {
+      status = `not usable: ${(e as Error).message.replace(/^rnnkit: /, "")}`;
+    }
+    if (name === "webgpu" && status.startsWith("not")) status += `; ${await describeAdapter()}`;
+    console.log(`${name.padEnd(7)} ${status}`);
+  }
+  const chromium = chromiumPath();
+  console.log(
+    `webgl   ${
+      chromium
+        ? `usable through headless Chromium (${chromium})`
+        : "not usable: Chromium not found (apt-get install -y chromium)"
+    }`,
+  );
+}
+
+if (import.meta.main) await listBackends();
