@@ -18,12 +18,28 @@ interface Result {
 }
 const results: Result[] = [];
 
+/** op -> backend -> "ok" | "FAILED", read from the suite's "backend op <name>" cases. */
+const capabilities = new Map<string, Map<string, string>>();
+const backendsRun: string[] = [];
+
+function noteCapabilities(text: string) {
+  for (const m of text.matchAll(/\[(\w+)\] backend op (\w+) \.\.\. (ok|FAILED)/g)) {
+    if (!backendsRun.includes(m[1])) backendsRun.push(m[1]);
+    if (!capabilities.has(m[2])) capabilities.set(m[2], new Map());
+    capabilities.get(m[2])!.set(m[1], m[3]);
+  }
+}
+
+// Deno's WebGPU (through Vulkan) complains on stderr when this is unset; give it one.
+const ownXdg = !Deno.env.get("XDG_RUNTIME_DIR");
+const xdg = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.makeTempDirSync({ prefix: "rnnkit-xdg-" });
+
 /** Runs a command with inherited output; returns its exit code and captured stdout. */
 async function run(args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(deno, {
     args,
     cwd: root,
-    env,
+    env: { XDG_RUNTIME_DIR: xdg, ...env },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -47,6 +63,7 @@ async function check(step: string, args: string[]) {
 async function denoTest(step: string, files: string[], env: Record<string, string> = {}) {
   console.log(`\n== ${step}`);
   const { code, out } = await run(["test", "-A", ...files], { NO_COLOR: "1", ...env });
+  noteCapabilities(out);
   const m = out.match(/(\d+) passed \| (\d+) failed/);
   const passed = m ? Number(m[1]) : 0;
   const failed = m ? Number(m[2]) : 0;
@@ -61,6 +78,7 @@ async function browserTest(step: string, entry: string) {
     entry: `${root}${entry}`,
     onLine: (stream, line) => {
       summary = line.match(/^(\d+) passed \| (\d+) failed$/) ?? summary;
+      noteCapabilities(line);
       (stream === "stdout" ? console.log : console.error)(line);
     },
     timeoutMs: 15 * 60_000,
@@ -93,6 +111,13 @@ else {await browserTest(
     "tests/conformance/browser_entry.ts",
   );}
 
+console.log("\n== Capabilities: backend ops (ok = passes its conformance test)");
+console.log(`| op | ${backendsRun.join(" | ")} |`);
+console.log(`| --- | ${backendsRun.map(() => "---").join(" | ")} |`);
+for (const [op, byBackend] of capabilities) {
+  console.log(`| ${op} | ${backendsRun.map((b) => byBackend.get(b) ?? "-").join(" | ")} |`);
+}
+
 console.log("\n== Summary");
 for (const r of results) {
   const status = r.skipped ? `skipped: ${r.skipped}` : `${r.passed} passed, ${r.failed} failed`;
@@ -102,4 +127,5 @@ const passed = results.reduce((a, r) => a + r.passed, 0);
 const failed = results.reduce((a, r) => a + r.failed, 0);
 const skipped = results.filter((r) => r.skipped).length;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (ownXdg) Deno.removeSync(xdg, { recursive: true });
 Deno.exit(failed ? 1 : 0);

@@ -36,3 +36,11 @@ export { clipGradNorm } from "./src/optim/clip_grad.ts";
 export { fit, type FitOptions, type StepOptions, type StepResult, trainStep } from "./src/train.ts";
 export { decodeSafetensors, encodeSafetensors, type HostTensor } from "./src/io/safetensors.ts";
 export { writeFileAtomic, writeFileAtomicSync } from "./src/io/atomic_write.ts";
+export {
+  CHARLM_FORMAT,
+  decodeCharLM,
+  encodeCharLM,
+  loadCharLM,
+  saveCharLM,
+} from "./src/io/charlm_checkpoint.ts";
+export { generate, type GenerateOptions } from "./src/models/generate.ts";

@@ -3,6 +3,7 @@ import "./suite/modules.ts";
 import "./suite/losses.ts";
 import "./suite/optimizers.ts";
 import "./suite/seed_programs.ts";
+import "./suite/generation.ts";
 import "./suite/ops.ts";
 
 export { cases } from "./registry.ts";

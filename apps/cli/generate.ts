@@ -1,0 +1,95 @@
+/**
+ * `deno task generate`: continues a prompt with a CharLM checkpoint (see
+ * packages/core/src/io/charlm_checkpoint.ts; PyTorch writes one with
+ * tests/fixtures/rnnkit_export.py).
+ *
+ * stdout holds exactly the prompt followed by the generated characters, so it can be piped
+ * or compared; a newline is added only when stdout is a terminal, to keep the shell prompt
+ * off the text. Everything else goes to stderr.
+ */
+import { Random, setBackend } from "@rnnkit/core";
+import { loadCharLM } from "../../packages/core/src/io/charlm_checkpoint.ts";
+import { generate } from "../../packages/core/src/models/generate.ts";
+import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
+import { BACKEND_NAMES, loadBackend } from "./backends.ts";
+
+const HELP = `Usage: deno task generate --checkpoint FILE --prompt TEXT [options]
+
+Continues TEXT with a character-level language model saved as an rnnkit CharLM checkpoint
+and prints the prompt followed by the generated characters.
+
+Options:
+  --checkpoint FILE      the .safetensors checkpoint (required)
+  --prompt TEXT          non-empty start text, made of the checkpoint's characters (required)
+  --length N             characters to generate (default: 200)
+  --temperature T        softmax temperature; 0 = greedy argmax (default: 1)
+  --top-k K              sample among the K most likely characters only (default: all)
+  --seed S               seed of the sampling generator; same seed, same text (default: 0)
+  --backend NAME         tfjs | wasm | webgpu (default: tfjs)
+  -h, --help             show this help
+
+stdout is exactly the prompt and the generated text, with a final newline only when it is
+a terminal.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const flags = parse(argv, {
+    checkpoint: { type: "string" },
+    prompt: { type: "string" },
+    length: { type: "string" },
+    temperature: { type: "string" },
+    "top-k": { type: "string" },
+    seed: { type: "string" },
+    backend: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (flags.help) {
+    console.log(HELP);
+    return;
+  }
+  const checkpoint = flags.checkpoint as string | undefined;
+  if (!checkpoint) throw new UsageError("--checkpoint FILE is required");
+  const prompt = flags.prompt as string | undefined;
+  if (!prompt) throw new UsageError("--prompt TEXT is required and must not be empty");
+  const length = intFlag(flags, "length", 0) ?? 200;
+  const temperature = numberFlag(flags, "temperature", true) ?? 1;
+  const topK = intFlag(flags, "top-k", 1);
+  const seed = intFlag(flags, "seed", 0) ?? 0;
+  const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, "tfjs");
+  if (backendName === "webgl") {
+    throw new UsageError(
+      "--backend webgl runs only in a browser; generate runs on tfjs, wasm or webgpu",
+    );
+  }
+
+  const backend = await loadBackend(backendName);
+  if (backend.description) console.error(`rnnkit: ${backend.name}: ${backend.description}`);
+  setBackend(backend);
+  const { model, vocab } = await loadCharLM(checkpoint);
+  try {
+    const unknown = [...new Set([...prompt].filter((ch) => !vocab.includes(ch)))];
+    if (unknown.length) {
+      throw new UsageError(
+        `--prompt has characters outside the checkpoint's vocabulary: ` +
+          `${unknown.map((ch) => JSON.stringify(ch)).join(", ")}; vocabulary: ${
+            JSON.stringify(vocab.join(""))
+          }`,
+      );
+    }
+    const indices = [...prompt].map((ch) => vocab.indexOf(ch));
+    const out = await generate(model, indices, length, {
+      temperature,
+      topK,
+      rng: new Random(seed),
+    });
+    const text = prompt + out.map((i) => vocab[i]).join("") +
+      (Deno.stdout.isTerminal() ? "\n" : "");
+    const bytes = new TextEncoder().encode(text);
+    // write() may write only part of the buffer.
+    for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
+  } finally {
+    model.dispose();
+  }
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));
