@@ -1,19 +1,10 @@
 /** The CLI end to end, as a user runs it: output, exit codes, errors without stack traces. */
 import assert from "node:assert/strict";
+import { runCli } from "./run_cli.ts";
 import { chromiumPath } from "@rnnkit/backend-webgl/chromium";
 import seedPrograms from "../fixtures/seed_programs.json" with { type: "json" };
 
-const root = new URL("../..", import.meta.url).pathname;
-
-async function train(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "apps/cli/train.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const train = (...args: string[]) => runCli("train.ts", ...args);
 
 Deno.test("train (defaults) prints every epoch and reaches ohlol", async () => {
   const r = await train();

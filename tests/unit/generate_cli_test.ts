@@ -1,19 +1,11 @@
 /** `generate` end to end, as a user runs it: exact stdout, exit codes, clear errors. */
 import assert from "node:assert/strict";
+import { runCli } from "./run_cli.ts";
 import generation from "../fixtures/generation.json" with { type: "json" };
 
-const root = new URL("../..", import.meta.url).pathname;
 const GRU = "tests/fixtures/charlm/gru_l3.safetensors";
 
-async function run(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "apps/cli/generate.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (...args: string[]) => runCli("generate.ts", ...args);
 
 Deno.test("greedy generation prints exactly PyTorch's text", async () => {
   const c = generation.cases.find((c) => c.name === "gru_l3")!;
@@ -50,7 +42,7 @@ Deno.test("--checkpoint is required", async () => {
 Deno.test("a truncated checkpoint fails with one clear line", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const bytes = await Deno.readFile(`${root}/${GRU}`);
+    const bytes = await Deno.readFile(new URL(`../../${GRU}`, import.meta.url));
     await Deno.writeFile(`${dir}/cut.safetensors`, bytes.subarray(0, bytes.length - 10));
     const r = await run("--checkpoint", `${dir}/cut.safetensors`, "--prompt", "hello");
     assert.equal(r.code, 1);

@@ -1,0 +1,12 @@
+/** Runs one of the CLI's programs as a user would; returns its exit code and output. */
+const root = new URL("../..", import.meta.url).pathname;
+
+export async function runCli(program: string, ...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `apps/cli/${program}`, ...args],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
