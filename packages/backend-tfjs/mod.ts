@@ -7,7 +7,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import type { Backend } from "@rnnkit/core";
 import { activate } from "./tfjs_backend.ts";
 
-export { activate, TfjsBackend } from "./tfjs_backend.ts";
+export { activate, TfjsBackend, type TfjsOptions } from "./tfjs_backend.ts";
 
 /** The "tfjs" backend (tfjs's "cpu"). */
 export function createBackend(): Promise<Backend> {
