@@ -7,9 +7,8 @@
  * or compared; a newline is added only when stdout is a terminal, to keep the shell prompt
  * off the text. Everything else goes to stderr.
  */
-import { Random, setBackend } from "@rnnkit/core";
+import { generate, Random, setBackend } from "@rnnkit/core";
 import { loadCharLM } from "../../packages/core/src/io/charlm_checkpoint.ts";
-import { generate } from "../../packages/core/src/models/generate.ts";
 import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
 import { BACKEND_NAMES, loadBackend } from "./backends.ts";
 

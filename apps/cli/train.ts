@@ -1,11 +1,13 @@
 /**
  * `deno task train`: trains one of the seed's toy models ("hello" -> "ohlol" by default)
- * and prints the prediction and loss of every epoch.
+ * and prints the prediction and loss of every epoch; with `--text FILE`, a character
+ * language model on that file instead (charlm.ts).
  */
 import { setBackend } from "@rnnkit/core";
 import { runInChromium } from "@rnnkit/backend-webgl/chromium";
 import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
 import { BACKEND_NAMES, loadBackend } from "./backends.ts";
+import { CHARLM_HELP, charLMMain } from "./charlm.ts";
 import { listBackends } from "./list_backends.ts";
 import { checkToyConfig, runToy, TOY_LR, TOY_MODELS, type ToyRun } from "./toy.ts";
 
@@ -31,9 +33,14 @@ Options:
   -h, --help             show this help
 
 V is the number of distinct characters in input and target, sorted as the dictionary.
-`;
+
+With --text FILE it trains a character language model on FILE instead, with these options:
+
+${CHARLM_HELP}`;
 
 async function main(argv: string[]): Promise<void> {
+  // --text selects the char-LM command, which has its own flags.
+  if (argv.some((a) => a === "--text" || a.startsWith("--text="))) return await charLMMain(argv);
   const flags = parse(argv, {
     model: { type: "string" },
     backend: { type: "string" },

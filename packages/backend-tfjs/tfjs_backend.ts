@@ -14,6 +14,8 @@ export interface TfjsOptions {
   fused?: FusedOps;
   /** Transpose matmul operands explicitly instead of passing transpose flags. */
   materializeTransposes?: boolean;
+  /** Split along axis 0 by copying on the host (backends whose memory is host memory). */
+  hostSplitAxis0?: boolean;
 }
 
 export class TfjsBackend implements Backend {
@@ -23,10 +25,12 @@ export class TfjsBackend implements Backend {
    */
   readonly fused?: FusedOps;
   readonly materializeTransposes: boolean;
+  readonly hostSplitAxis0: boolean;
 
   constructor(readonly name: string, readonly tfName: string, options: TfjsOptions = {}) {
     this.fused = options.fused;
     this.materializeTransposes = options.materializeTransposes ?? false;
+    this.hostSplitAxis0 = options.hostSplitAxis0 ?? false;
   }
 
   fromArray(values: Float32Array | Int32Array, shape: readonly number[], dtype: DType): Handle {
@@ -146,7 +150,17 @@ export class TfjsBackend implements Backend {
   }
 
   split(x: Handle, sizes: readonly number[], axis: number): Handle[] {
-    return tf.split(T(x), [...sizes], axis).map(H);
+    const t = T(x);
+    if (!this.hostSplitAxis0 || axis !== 0) return tf.split(t, [...sizes], axis).map(H);
+    // tfjs-wasm's Slice costs time proportional to its whole input, so cutting a sequence
+    // into T steps is O(T^2); its memory is host memory, so cut it there instead.
+    const values = t.dataSync() as Float32Array | Int32Array;
+    const row = t.size / t.shape[0];
+    let offset = 0;
+    return sizes.map((n) => {
+      const piece = values.slice(offset * row, (offset += n) * row);
+      return H(tf.tensor(piece, [n, ...t.shape.slice(1)], t.dtype as DType));
+    });
   }
 
   concat(xs: readonly Handle[], axis: number): Handle {

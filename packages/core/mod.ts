@@ -44,3 +44,4 @@ export {
   saveCharLM,
 } from "./src/io/charlm_checkpoint.ts";
 export { generate, type GenerateOptions } from "./src/models/generate.ts";
+export { type Batch, CharCorpus, StreamBatcher, windows } from "./src/data/text.ts";

@@ -8,9 +8,8 @@
  * state in generation.json instead: generation is still checked on webgl, the file
  * decoding is not.
  */
-import { CharLM, intTensor, liveTensors, noGrad, ops, tidy } from "@rnnkit/core";
+import { CharLM, generate, intTensor, liveTensors, noGrad, ops, tidy } from "@rnnkit/core";
 import { decodeCharLM } from "../../../packages/core/src/io/charlm_checkpoint.ts";
-import { generate } from "../../../packages/core/src/models/generate.ts";
 import generation from "../../fixtures/generation.json" with { type: "json" };
 import { assertClose, type HostTensor } from "../check.ts";
 import type { Tensors } from "../fixtures.ts";

@@ -1,0 +1,682 @@
+/**
+ * `deno task train --text FILE`: trains a character language model (CharLM) on a text file
+ * with Adam, shows progress on stderr, prints the final numbers on stdout, and with --save
+ * writes checkpoints that --resume continues exactly (same weights and losses as a run that
+ * was never interrupted).
+ *
+ * A checkpoint is two files, both written atomically: the model (`saveCharLM`, loadable by
+ * PyTorch) and beside it `<name>.optim.safetensors`, the training state: every Adam buffer
+ * as a tensor `<param key>.exp_avg` / `.exp_avg_sq`, the carried recurrent state of stream
+ * batching, and in its metadata the configuration, the random generator, the stream
+ * position and the loss history. Both files carry the step and a hash of the weights, so a
+ * pair torn by a crash between the two writes is detected instead of resumed.
+ */
+import {
+  Adam,
+  type Batch,
+  type Cell,
+  CharCorpus,
+  CharLM,
+  CrossEntropyLoss,
+  decodeSafetensors,
+  encodeSafetensors,
+  type HostTensor,
+  keep,
+  loadCharLM,
+  noGrad,
+  ops,
+  Random,
+  type RecurrentState,
+  saveCharLM,
+  setBackend,
+  StreamBatcher,
+  type Tensor,
+  tensor,
+  tidy,
+  trainStep,
+  windows,
+  writeFileAtomic,
+} from "@rnnkit/core";
+import { choiceFlag, type FlagSpec, intFlag, numberFlag, parse, UsageError } from "./args.ts";
+import { BACKEND_NAMES, loadBackend } from "./backends.ts";
+import { lossPlotSvg } from "./plot.ts";
+
+/** Validation reads at most this many windows, spread evenly over the validation part. */
+const VAL_WINDOWS = 256;
+const CELLS = ["rnn", "lstm", "gru"] as const;
+const BATCHINGS = ["random", "stream"] as const;
+const STATE_FORMAT = "rnnkit.charlm.train.v1";
+
+export const CHARLM_HELP = `Usage: deno task train --text FILE [options]
+
+Trains a character language model, Embedding(V, E) -> RNN | LSTM | GRU(E, H, L layers)
+-> Linear(H, V), on the characters of FILE with Adam. The last --val-fraction of the file is
+held out for validation: up to ${VAL_WINDOWS} windows of --seq-len characters, evenly spread over
+it, each starting from a zero state. Progress goes to stderr, final numbers to stdout.
+
+Options:
+  --text FILE            UTF-8 text to learn; V is its number of distinct characters
+  --cell NAME            rnn | lstm | gru (default: lstm)
+  --hidden-size H        hidden size (default: 128)
+  --num-layers L         recurrent layers (default: 2)
+  --embedding-size E     embedding size (default: 64)
+  --dropout P            dropout between recurrent layers, in [0, 1) (default: 0)
+  --seq-len T            characters per sequence (backpropagation length) (default: 64)
+  --batch-size B         sequences per step (default: 32)
+  --steps N              training steps in all (default: 1000)
+  --epochs N             or: N passes, one pass = training characters / (B * T) steps
+  --lr X                 Adam learning rate (default: 0.002)
+  --clip C               clip the gradients' global norm to C; 0: no clipping (default: 5)
+  --val-fraction F       fraction of the file, at its end, kept for validation (default: 0.1)
+  --eval-interval N      validate every N steps, and at the end (default: 100)
+  --batching MODE        random: windows at random offsets (default)
+                         stream: B contiguous streams read in order; the state is carried
+                         (detached) from one chunk of T characters to the next
+  --seed S               seed of the weights, dropout and batches (default: 1)
+  --save FILE            save the model (safetensors) every --save-interval steps and at the
+                         end, its training state to FILE minus .safetensors plus
+                         .optim.safetensors, and the loss curves to ... .loss.svg
+  --save-interval N      steps between saves (default: --eval-interval)
+  --resume FILE          continue the run saved in FILE (and its .optim.safetensors) up to
+                         --steps; the other options default to the saved run's, and the
+                         model, seed and data options cannot change. Saves go on to FILE
+                         unless --save names another.
+  --backend NAME         tfjs | wasm | webgpu (default: tfjs; webgl cannot train on --text)
+  -h, --help             show this help
+`;
+
+const SPEC: FlagSpec = {
+  text: { type: "string" },
+  cell: { type: "string" },
+  "hidden-size": { type: "string" },
+  "num-layers": { type: "string" },
+  "embedding-size": { type: "string" },
+  dropout: { type: "string" },
+  "seq-len": { type: "string" },
+  "batch-size": { type: "string" },
+  steps: { type: "string" },
+  epochs: { type: "string" },
+  lr: { type: "string" },
+  clip: { type: "string" },
+  "val-fraction": { type: "string" },
+  "eval-interval": { type: "string" },
+  batching: { type: "string" },
+  seed: { type: "string" },
+  save: { type: "string" },
+  "save-interval": { type: "string" },
+  resume: { type: "string" },
+  backend: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+/** Everything that defines a run; saved with the checkpoint. */
+interface Config {
+  cell: Cell;
+  hiddenSize: number;
+  numLayers: number;
+  embeddingSize: number;
+  dropout: number;
+  seqLen: number;
+  batchSize: number;
+  steps: number;
+  lr: number;
+  clip: number;
+  valFraction: number;
+  evalInterval: number;
+  saveInterval: number;
+  batching: typeof BATCHINGS[number];
+  seed: number;
+}
+
+const DEFAULTS: Config = {
+  cell: "lstm",
+  hiddenSize: 128,
+  numLayers: 2,
+  embeddingSize: 64,
+  dropout: 0,
+  seqLen: 64,
+  batchSize: 32,
+  steps: 1000,
+  lr: 2e-3,
+  clip: 5,
+  valFraction: 0.1,
+  evalInterval: 100,
+  saveInterval: 100,
+  batching: "random",
+  seed: 1,
+};
+
+/** The flag of each setting, for messages. */
+const FLAG: Record<keyof Config, string> = {
+  cell: "cell",
+  hiddenSize: "hidden-size",
+  numLayers: "num-layers",
+  embeddingSize: "embedding-size",
+  dropout: "dropout",
+  seqLen: "seq-len",
+  batchSize: "batch-size",
+  steps: "steps",
+  lr: "lr",
+  clip: "clip",
+  valFraction: "val-fraction",
+  evalInterval: "eval-interval",
+  saveInterval: "save-interval",
+  batching: "batching",
+  seed: "seed",
+};
+
+/**
+ * A resumed run keeps these: the model's shape, the random stream, and the data layout the
+ * stream position and carried state refer to.
+ */
+const FIXED_ON_RESUME: (keyof Config)[] = [
+  "cell",
+  "hiddenSize",
+  "numLayers",
+  "embeddingSize",
+  "seed",
+  "seqLen",
+  "batchSize",
+  "valFraction",
+  "batching",
+];
+
+interface History {
+  /** The loss of every step, step 1 first. */
+  train: number[];
+  /** [step, validation loss] at every evaluation. */
+  val: [number, number][];
+}
+
+/** The sidecar's contents, as read back for --resume. */
+interface SavedState {
+  config: Config;
+  step: number;
+  fingerprint: string;
+  random: number[];
+  streamPosition: number;
+  history: History;
+  optimizer: { betas: [number, number]; eps: number; weightDecay: number };
+  paramSteps: Record<string, number>;
+  tensors: Record<string, HostTensor>;
+}
+
+export async function charLMMain(argv: string[]): Promise<void> {
+  const flags = parse(argv, SPEC);
+  if (flags.help) {
+    console.log(CHARLM_HELP);
+    return;
+  }
+  if (flags.text === undefined) throw new UsageError("--text FILE is required");
+  const given = givenConfig(flags);
+  const epochs = intFlag(flags, "epochs", 1);
+  if (epochs !== undefined && given.steps !== undefined) {
+    throw new UsageError("give --steps or --epochs, not both");
+  }
+  const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, "tfjs");
+  if (backendName === "webgl") {
+    throw new UsageError(
+      "--backend webgl cannot train on --text (it runs the toy models in Chromium only); " +
+        "use tfjs, wasm or webgpu",
+    );
+  }
+  const resumePath = flags.resume as string | undefined;
+  const savePath = (flags.save as string | undefined) ?? resumePath;
+  if (savePath !== undefined) await checkWritableDir(savePath);
+  const text = await readText(flags.text as string);
+
+  const saved = resumePath === undefined ? undefined : await readSavedState(resumePath);
+  const config = resolveConfig(given, saved);
+  const corpus = new CharCorpus(text, config.valFraction);
+  checkCorpus(corpus, config, flags.text as string);
+  if (epochs !== undefined) {
+    config.steps = epochs * Math.max(1, Math.floor(corpus.train.length / stepChars(config)));
+  }
+
+  const backend = await loadBackend(backendName);
+  if (backend.description) console.error(`rnnkit: ${backend.name}: ${backend.description}`);
+  setBackend(backend);
+
+  const rng = new Random(config.seed);
+  // Built from `rng` even on resume, so that dropout and batches draw from the restored stream.
+  const model = new CharLM({
+    vocabSize: corpus.vocab.length,
+    cell: config.cell,
+    embeddingSize: config.embeddingSize,
+    hiddenSize: config.hiddenSize,
+    numLayers: config.numLayers,
+    dropout: config.dropout,
+    rng,
+  });
+  const optimizer = new Adam(model.parameters(), { ...saved?.optimizer, lr: config.lr });
+  const run: Run = {
+    config,
+    corpus,
+    model,
+    optimizer,
+    rng,
+    stream: config.batching === "stream"
+      ? new StreamBatcher(corpus.train, config.batchSize, config.seqLen)
+      : undefined,
+    step: 0,
+    history: { train: [], val: [] },
+  };
+  if (saved) await restore(run, saved, resumePath!);
+  await train(run, savePath);
+}
+
+/** The settings given on the command line, checked; absent ones are left out. */
+function givenConfig(flags: Record<string, unknown>): Partial<Config> {
+  const probability = (name: string) => {
+    const p = numberFlag(flags, name, true);
+    if (p !== undefined && p >= 1) throw new UsageError(`--${name} must be < 1, got "${p}"`);
+    return p;
+  };
+  const config: Partial<Config> = {
+    cell: flags.cell === undefined ? undefined : choiceFlag(flags, "cell", CELLS, "lstm"),
+    hiddenSize: intFlag(flags, "hidden-size", 1),
+    numLayers: intFlag(flags, "num-layers", 1),
+    embeddingSize: intFlag(flags, "embedding-size", 1),
+    dropout: probability("dropout"),
+    seqLen: intFlag(flags, "seq-len", 1),
+    batchSize: intFlag(flags, "batch-size", 1),
+    steps: intFlag(flags, "steps", 1),
+    lr: numberFlag(flags, "lr"),
+    clip: numberFlag(flags, "clip", true),
+    valFraction: probability("val-fraction"),
+    evalInterval: intFlag(flags, "eval-interval", 1),
+    saveInterval: intFlag(flags, "save-interval", 1),
+    batching: flags.batching === undefined
+      ? undefined
+      : choiceFlag(flags, "batching", BATCHINGS, "random"),
+    seed: intFlag(flags, "seed", 0),
+  };
+  return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+}
+
+/** Defaults, overridden by the saved run's settings, overridden by the command line's. */
+function resolveConfig(given: Partial<Config>, saved?: SavedState): Config {
+  for (const key of saved ? FIXED_ON_RESUME : []) {
+    if (given[key] !== undefined && given[key] !== saved!.config[key]) {
+      throw new UsageError(
+        `--${FLAG[key]} ${given[key]} differs from the resumed run's ${saved!.config[key]}, ` +
+          "which a resumed run cannot change",
+      );
+    }
+  }
+  const saveInterval = given.evalInterval ?? DEFAULTS.evalInterval;
+  const config = { ...(saved?.config ?? { ...DEFAULTS, saveInterval }), ...given };
+  if (config.dropout > 0 && config.numLayers < 2) {
+    throw new UsageError("--dropout acts between recurrent layers: it needs --num-layers >= 2");
+  }
+  return config;
+}
+
+/** Characters one step trains on. */
+function stepChars(config: Config): number {
+  return config.batchSize * config.seqLen;
+}
+
+async function readText(path: string): Promise<string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    throw new UsageError(`--text ${path}: cannot read it (${why})`);
+  }
+  if (bytes.length === 0) throw new UsageError(`--text ${path}: the file is empty`);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`--text ${path}: not UTF-8 text`);
+  }
+}
+
+/** Fails before training rather than at the first save. */
+async function checkWritableDir(path: string): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/") + 1) || ".";
+  const info = await Deno.stat(dir).catch(() => null);
+  if (!info?.isDirectory) throw new UsageError(`--save ${path}: no directory ${dir}`);
+}
+
+/** The text must hold at least one training window (and one validation window, if any). */
+function checkCorpus(corpus: CharCorpus, config: Config, path: string): void {
+  const { seqLen, batchSize, batching, valFraction } = config;
+  const needed = batching === "stream" ? batchSize * seqLen + 1 : seqLen + 1;
+  if (corpus.train.length < needed) {
+    const what = batching === "stream"
+      ? `${batchSize} streams of --seq-len ${seqLen}`
+      : `one window of --seq-len ${seqLen}`;
+    throw new UsageError(
+      `--text ${path}: its training part has ${corpus.train.length} characters, fewer than ` +
+        `the ${needed} that ${what} need (plus one target)`,
+    );
+  }
+  if (valFraction > 0 && corpus.val.length < seqLen + 1) {
+    throw new UsageError(
+      `--text ${path}: --val-fraction ${valFraction} leaves ${corpus.val.length} characters ` +
+        `for validation, fewer than one window of --seq-len ${seqLen} plus its target; ` +
+        "raise it, or pass --val-fraction 0 to skip validation",
+    );
+  }
+}
+
+// ---- Training ----------------------------------------------------------------------------
+
+interface Run {
+  config: Config;
+  corpus: CharCorpus;
+  model: CharLM;
+  optimizer: Adam;
+  rng: Random;
+  stream?: StreamBatcher;
+  /** Stream batching's recurrent state, detached and kept between steps. */
+  carried?: RecurrentState;
+  step: number;
+  history: History;
+}
+
+async function train(run: Run, savePath?: string): Promise<void> {
+  const { config, corpus, model, optimizer } = run;
+  const ce = new CrossEntropyLoss();
+  const vocabSize = corpus.vocab.length;
+  const clip = config.clip > 0 ? { clipGradNorm: config.clip } : {};
+  const progress = new Progress(config.steps, run.step, stepChars(config));
+  const lastVal = () => run.history.val.at(-1)?.[1];
+  let savedStep = run.step;
+
+  while (run.step < config.steps) {
+    let next: RecurrentState | undefined;
+    const { loss } = await trainStep(optimizer, () => {
+      const batch = nextBatch(run);
+      const [logits, state] = model.forward(batch.input, run.carried);
+      if (run.stream) next = detach(state);
+      return ce.forward(ops.reshape(logits, [-1, vocabSize]), batch.target);
+    }, clip);
+    if (run.stream) {
+      disposeState(run.carried);
+      run.carried = next;
+    }
+    run.step++;
+    run.history.train.push(loss);
+    const evaluate = run.step % config.evalInterval === 0 || run.step === config.steps;
+    if (evaluate && corpus.val.length > 0) {
+      run.history.val.push([run.step, await validationLoss(run, ce)]);
+    }
+    progress.update(run.step, recentLoss(run), lastVal(), evaluate);
+    if (savePath && (run.step % config.saveInterval === 0 || run.step === config.steps)) {
+      await save(run, savePath);
+      savedStep = run.step;
+    }
+  }
+  progress.finish();
+  if (savePath && savedStep !== run.step) await save(run, savePath);
+
+  const seconds = progress.seconds();
+  const steps = run.step - progress.startStep;
+  const val = lastVal();
+  console.log(
+    `final train loss ${recentLoss(run)?.toFixed(4) ?? "-"}, ` +
+      `val loss ${val?.toFixed(4) ?? "-"}, steps ${run.step}, ` +
+      `steps/s ${(steps / seconds).toFixed(2)}, ` +
+      `chars/s ${Math.round((steps * stepChars(config)) / seconds)}, time ${seconds.toFixed(1)} s`,
+  );
+}
+
+/** The next batch; a stream that starts over drops the carried state. */
+function nextBatch(run: Run): Batch {
+  const { config, corpus, rng, stream } = run;
+  if (!stream) return corpus.randomWindows(config.batchSize, config.seqLen, rng);
+  const batch = stream.next();
+  if (batch.first) {
+    disposeState(run.carried);
+    run.carried = undefined;
+  }
+  return batch;
+}
+
+/** A copy of the state cut from the graph and kept out of the step's memory scope. */
+function detach(state: RecurrentState): RecurrentState {
+  return Array.isArray(state)
+    ? [keep(state[0].clone()), keep(state[1].clone())]
+    : keep(state.clone());
+}
+
+function disposeState(state?: RecurrentState): void {
+  for (const t of state ? [state].flat() : []) t.dispose();
+}
+
+/** Mean loss over the last --eval-interval steps: what the progress line and the result show. */
+function recentLoss(run: Run): number | undefined {
+  const recent = run.history.train.slice(-run.config.evalInterval);
+  return recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : undefined;
+}
+
+/** Mean cross-entropy over the validation windows, without dropout or gradients. */
+async function validationLoss(run: Run, ce: CrossEntropyLoss): Promise<number> {
+  const { corpus, model, config } = run;
+  const starts = corpus.validationStarts(config.seqLen, VAL_WINDOWS);
+  model.eval();
+  let total = 0;
+  try {
+    for (let i = 0; i < starts.length; i += config.batchSize) {
+      const chunk = starts.slice(i, i + config.batchSize);
+      const loss = noGrad(() =>
+        tidy(() => {
+          const { input, target } = windows(corpus.val, chunk, config.seqLen);
+          const [logits] = model.forward(input);
+          return ce.forward(ops.reshape(logits, [-1, corpus.vocab.length]), target);
+        })
+      );
+      total += (await loss.item()) * chunk.length;
+      loss.dispose();
+    }
+  } finally {
+    model.train();
+  }
+  return total / starts.length;
+}
+
+// ---- Progress ----------------------------------------------------------------------------
+
+/**
+ * On a terminal, one line redrawn in place with a bar; otherwise (a log file, a pipe) a
+ * plain line at every evaluation, so logs stay readable.
+ */
+class Progress {
+  readonly #tty = Deno.stderr.isTerminal();
+  readonly #start = performance.now();
+  #lastDraw = 0;
+
+  constructor(readonly total: number, readonly startStep: number, readonly charsPerStep: number) {}
+
+  seconds(): number {
+    return (performance.now() - this.#start) / 1000;
+  }
+
+  update(step: number, loss: number | undefined, val: number | undefined, evaluated: boolean) {
+    const now = performance.now();
+    if (this.#tty ? now - this.#lastDraw < 100 && !evaluated : !evaluated) return;
+    this.#lastDraw = now;
+    const perSecond = (step - this.startStep) / this.seconds();
+    const eta = perSecond > 0 ? (this.total - step) / perSecond : 0;
+    const line = `step ${step}/${this.total}  loss ${loss?.toFixed(4) ?? "-"}  ` +
+      `val ${val?.toFixed(4) ?? "-"}  ${Math.round(perSecond * this.charsPerStep)} chars/s  ` +
+      `ETA ${duration(eta)}`;
+    const filled = Math.round((20 * step) / this.total);
+    write(
+      this.#tty ? `\r\x1b[K[${"#".repeat(filled)}${".".repeat(20 - filled)}] ${line}` : `${line}\n`,
+    );
+  }
+
+  finish(): void {
+    if (this.#tty) write("\n");
+  }
+}
+
+function write(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let at = 0; at < bytes.length;) at += Deno.stderr.writeSync(bytes.subarray(at));
+}
+
+function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, "0")}m`;
+}
+
+// ---- Checkpoints -------------------------------------------------------------------------
+
+function checkpointPaths(model: string) {
+  const base = model.replace(/\.safetensors$/, "");
+  return { model, state: `${base}.optim.safetensors`, plot: `${base}.loss.svg` };
+}
+
+/** FNV-1a over the weights' bytes: ties the training state to the exact model it was saved with. */
+async function fingerprint(model: CharLM): Promise<string> {
+  let h = 0x811c9dc5;
+  for (const p of model.parameters()) {
+    const data = await p.data();
+    for (const byte of new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) {
+      h = Math.imul(h ^ byte, 0x01000193);
+    }
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
+/** Training state first, then the model: each atomic; the loss plot last. */
+async function save(run: Run, path: string): Promise<void> {
+  const { model, optimizer, config } = run;
+  const paths = checkpointPaths(path);
+  const tensors: Record<string, HostTensor> = {};
+  const paramSteps: Record<string, number> = {};
+  for (const [key, p] of model.namedParameters()) {
+    const s = optimizer.state.get(p);
+    if (!s) continue;
+    paramSteps[key] = s.step;
+    tensors[`${key}.exp_avg`] = { shape: p.shape, data: await s.buffers.expAvg.data() };
+    tensors[`${key}.exp_avg_sq`] = { shape: p.shape, data: await s.buffers.expAvgSq.data() };
+  }
+  const carried = run.carried ? [run.carried].flat() : [];
+  for (const [i, t] of carried.entries()) {
+    tensors[`state.${"hc"[i]}`] = { shape: t.shape, data: await t.data() };
+  }
+  const { betas, eps, weightDecay } = optimizer;
+  const hash = await fingerprint(model);
+  const metadata = {
+    format: STATE_FORMAT,
+    step: String(run.step),
+    fingerprint: hash,
+    config: JSON.stringify(config),
+    optimizer: JSON.stringify({ betas, eps, weightDecay }),
+    param_steps: JSON.stringify(paramSteps),
+    random: JSON.stringify(run.rng.getState()),
+    stream_position: String(run.stream?.position ?? 0),
+    history: JSON.stringify(run.history),
+  };
+  await writeFileAtomic(paths.state, encodeSafetensors(tensors, metadata));
+  await saveCharLM(paths.model, model, run.corpus.vocab, {
+    step: metadata.step,
+    fingerprint: hash,
+  });
+  await writeFileAtomic(paths.plot, plot(run));
+}
+
+async function readSavedState(modelPath: string): Promise<SavedState> {
+  const path = checkpointPaths(modelPath).state;
+  let file: ReturnType<typeof decodeSafetensors>;
+  try {
+    file = decodeSafetensors(await Deno.readFile(path));
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    throw new UsageError(
+      `--resume ${modelPath}: cannot read its training state ${path} (${why}); ` +
+        "--resume needs both files that --save writes",
+    );
+  }
+  const m = file.metadata;
+  if (m.format !== STATE_FORMAT) {
+    throw new UsageError(`--resume ${modelPath}: ${path} is not rnnkit training state`);
+  }
+  return {
+    config: JSON.parse(m.config),
+    step: Number(m.step),
+    fingerprint: m.fingerprint,
+    random: JSON.parse(m.random),
+    streamPosition: Number(m.stream_position),
+    history: JSON.parse(m.history),
+    optimizer: JSON.parse(m.optimizer),
+    paramSteps: JSON.parse(m.param_steps),
+    tensors: file.tensors,
+  };
+}
+
+/** Loads the saved model into `run` and puts the optimizer, data and random state back. */
+async function restore(run: Run, saved: SavedState, path: string): Promise<void> {
+  const { model: loaded, vocab, metadata } = await loadCharLM(path);
+  try {
+    if (metadata.step !== String(saved.step) || metadata.fingerprint !== saved.fingerprint) {
+      throw new UsageError(
+        `--resume ${path}: the model (step ${metadata.step ?? "?"}) and its training state ` +
+          `(step ${saved.step}) were not saved together; was a save interrupted?`,
+      );
+    }
+    if (JSON.stringify(vocab) !== JSON.stringify(run.corpus.vocab)) {
+      throw new UsageError(
+        `--resume ${path}: the checkpoint's vocabulary (${vocab.length} characters) is not ` +
+          `the text's (${run.corpus.vocab.length}): resume on the text it was trained on`,
+      );
+    }
+    run.model.loadStateDict(loaded.stateDict());
+  } finally {
+    loaded.dispose();
+  }
+  if (await fingerprint(run.model) !== saved.fingerprint) {
+    throw new UsageError(`--resume ${path}: the weights do not match their training state`);
+  }
+  for (const [key, p] of run.model.namedParameters()) {
+    const step = saved.paramSteps[key];
+    if (step === undefined) continue;
+    const buffer = (name: string) => keep(tensor(saved.tensors[`${key}.${name}`].data, p.shape));
+    run.optimizer.state.set(p, {
+      step,
+      buffers: { expAvg: buffer("exp_avg"), expAvgSq: buffer("exp_avg_sq") },
+    });
+  }
+  const held = (name: string): Tensor | undefined => {
+    const t = saved.tensors[`state.${name}`];
+    return t && keep(tensor(t.data, t.shape));
+  };
+  const [h, c] = [held("h"), held("c")];
+  run.carried = h && c ? [h, c] : h;
+  if (run.stream) run.stream.position = saved.streamPosition;
+  run.rng.setState(saved.random);
+  run.step = saved.step;
+  run.history = saved.history;
+}
+
+/** The loss curves: training loss smoothed over a sliding window, validation at its points. */
+function plot(run: Run): string {
+  const { train, val } = run.history;
+  const window = Math.max(1, Math.floor(train.length / 50));
+  const stride = Math.ceil(train.length / 500); // a few hundred points draw the same curve
+  const smoothed: [number, number][] = [];
+  let sum = 0;
+  train.forEach((loss, i) => {
+    sum += loss - (i >= window ? train[i - window] : 0);
+    if ((i + 1) % stride === 0 || i === train.length - 1) {
+      smoothed.push([i + 1, sum / Math.min(i + 1, window)]);
+    }
+  });
+  const { cell, hiddenSize, numLayers } = run.config;
+  return lossPlotSvg(
+    [
+      { name: `train (mean of ${window})`, points: smoothed, color: "#1f77b4" },
+      { name: "validation", points: val, color: "#d62728", markers: true },
+    ],
+    `${cell.toUpperCase()} char LM, hidden ${hiddenSize}, ${numLayers} layer` +
+      `${numLayers === 1 ? "" : "s"}`,
+  );
+}

@@ -1,0 +1,427 @@
+/**
+ * `deno task bench`: rnnkit's training and generation speed per backend, next to PyTorch and
+ * the TensorFlow.js Layers API on the same model, batches and machine.
+ *
+ * Each backend runs in its own subprocess (run_backend.ts), and so does each peer run, one
+ * at a time, so memory figures are per process and no two measurements share the cores.
+ * Progress goes to stderr; markdown tables go to stdout; --json FILE keeps every raw result.
+ */
+import { parseArgs } from "node:util";
+import { writeFileAtomic } from "@rnnkit/core";
+import { CONFIG_NAMES, CONFIGS, DEFAULT_TEXT, FULL, QUICK } from "./configs.ts";
+
+const HELP = `Usage: deno task bench [options]
+
+Training throughput (Embedding(V,64) -> cell -> Linear(H,V), batch 32 x 64 chars, Adam 2e-3)
+for configs rnn (RNN h128 x1), lstm (LSTM h256 x2), gru (GRU h256 x2); the seed's toy model
+ms/epoch; greedy generation (LSTM h256 x2, batch 1) chars/s; peak RSS. Peers: PyTorch
+(/usr/bin/python3, 1 and 2 threads) and tfjs-layers on the same backend.
+
+Options:
+  --text FILE        corpus (default ../shared/data/tinyshakespeare.txt from the repo root)
+  --backends LIST    comma-separated: tfjs,wasm,webgpu,webgl (default: all)
+  --configs LIST     comma-separated: rnn,lstm,gru (default: all; rnn with --quick)
+  --peers LIST       comma-separated: pytorch,tfjs-layers (default: both; "" for none)
+  --quick            short run: 1 warm-up, 2 timed steps, 1 rep, 50 generated chars
+  --json FILE        write all raw results to FILE
+  -h, --help         this text`;
+
+const BACKENDS = ["tfjs", "wasm", "webgpu", "webgl"];
+const PEERS = ["pytorch", "tfjs-layers"];
+/** The tfjs-layers peer's name for the backend rnnkit calls `tfjs`. */
+const LAYERS_BACKEND: Record<string, string> = { tfjs: "cpu", wasm: "wasm", webgpu: "webgpu" };
+const PYTHON = "/usr/bin/python3";
+const root = new URL("..", import.meta.url).pathname;
+const deno = Deno.execPath();
+
+/** A measurement that could not be made, and why. */
+interface Absent {
+  absent: string;
+}
+// deno-lint-ignore no-explicit-any
+type Json = Record<string, any>;
+type Outcome = Json | Absent;
+
+function isAbsent(x: Outcome | undefined): x is Absent | undefined {
+  return x === undefined || "absent" in x;
+}
+
+function log(msg: string): void {
+  console.error(`bench: ${msg}`);
+}
+
+function list(value: string, allowed: string[], flag: string): string[] {
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s);
+  for (const item of items) {
+    if (!allowed.includes(item)) {
+      throw new Error(`${flag}: unknown "${item}" (choose from ${allowed.join(", ")})`);
+    }
+  }
+  return items;
+}
+
+/**
+ * Runs one program, forwarding its stderr (prefixed) as progress, and returns the JSON
+ * line it printed; a failed run becomes Absent with the last thing it said.
+ */
+async function runJson(
+  label: string,
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Outcome> {
+  let child;
+  try {
+    child = new Deno.Command(cmd, { args, cwd: root, env, stdout: "piped", stderr: "piped" })
+      .spawn();
+  } catch (e) {
+    return { absent: `cannot start ${cmd}: ${e}` };
+  }
+  const tail: string[] = [];
+  const forward = (async () => {
+    let rest = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        // wgpu's harmless start-up complaint would drown the progress lines.
+        if (!line.trim() || line.includes("XDG_RUNTIME_DIR")) continue;
+        console.error(line.startsWith("bench [") ? line : `  ${label}: ${line}`);
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+      }
+    }
+  })();
+  const [out, status] = await Promise.all([new Response(child.stdout).text(), child.status]);
+  await forward;
+  const last = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+  if (status.code !== 0 || !last) {
+    const why = tail.filter((l) => /error|Error|absent/.test(l)).at(-1) ?? tail.at(-1) ?? "";
+    return { absent: `${label} exited with ${status.code}: ${why.trim().slice(0, 300)}` };
+  }
+  return JSON.parse(last);
+}
+
+/** Why PyTorch cannot run here, or null when `import torch` works. */
+async function torchMissing(): Promise<string | null> {
+  try {
+    const r = await new Deno.Command(PYTHON, { args: ["-c", "import torch"], stderr: "piped" })
+      .output();
+    if (r.success) return null;
+    const err = new TextDecoder().decode(r.stderr).trim().split("\n").at(-1);
+    return `${PYTHON} cannot import torch: ${err}`;
+  } catch (e) {
+    return `${PYTHON} not runnable: ${e}`;
+  }
+}
+
+async function main(): Promise<number> {
+  const { values: o } = parseArgs({
+    args: Deno.args,
+    options: {
+      text: { type: "string", default: DEFAULT_TEXT },
+      backends: { type: "string", default: BACKENDS.join(",") },
+      configs: { type: "string" },
+      peers: { type: "string", default: PEERS.join(",") },
+      quick: { type: "boolean", default: false },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const backends = list(o.backends, BACKENDS, "--backends");
+  // --quick stays under two minutes by measuring the smallest config only, unless told.
+  const configs = list(
+    o.configs ?? (o.quick ? "rnn" : CONFIG_NAMES.join(",")),
+    CONFIG_NAMES,
+    "--configs",
+  );
+  const peers = list(o.peers, PEERS, "--peers");
+  try {
+    await Deno.stat(o.text);
+  } catch {
+    throw new Error(
+      `corpus ${o.text} not found: pass --text FILE (any UTF-8 text, e.g. tinyshakespeare)`,
+    );
+  }
+  const schedule = o.quick ? QUICK : FULL;
+  const sched = o.quick ? ["--quick"] : [
+    "--warmup",
+    `${schedule.warmup}`,
+    "--steps",
+    `${schedule.steps}`,
+    "--reps",
+    `${schedule.reps}`,
+  ];
+  const results: Json = {
+    date: new Date().toISOString(),
+    text: o.text,
+    quick: o.quick,
+    schedule,
+    configs: Object.fromEntries(configs.map((c) => [c, CONFIGS[c]])),
+    backends: {} as Record<string, Outcome>,
+    peers: {
+      pytorch1t: {} as Record<string, Outcome>,
+      pytorch2t: {} as Record<string, Outcome>,
+      pytorchGenerate: {} as Outcome,
+      tfjsLayers: {} as Record<string, Record<string, Outcome>>,
+      tfjsLayersGenerate: {} as Record<string, Outcome>,
+    },
+  };
+  const P = results.peers;
+
+  for (const b of backends) {
+    log(`rnnkit on ${b}`);
+    results.backends[b] = b === "webgl"
+      ? { absent: "not measured: browser harness not wired into bench" }
+      : await runJson(`rnnkit ${b}`, deno, [
+        "run",
+        "--allow-read",
+        "--allow-env",
+        "bench/run_backend.ts",
+        "--backend",
+        b,
+        "--text",
+        o.text,
+        "--configs",
+        configs.join(","),
+        ...(o.quick ? ["--quick"] : []),
+      ]);
+    const r = results.backends[b];
+    if (isAbsent(r)) log(`${b}: absent: ${r?.absent}`);
+    else if (!r.available) results.backends[b] = { absent: r.reason };
+
+    const layersBackend = LAYERS_BACKEND[b];
+    P.tfjsLayers[b] = {};
+    const layersArgs = ["run", "--no-lock", "--allow-read", "--allow-env"];
+    for (const c of configs) {
+      const { cell, hidden, layers } = CONFIGS[c];
+      P.tfjsLayers[b][c] = !peers.includes("tfjs-layers")
+        ? { absent: "not requested (--peers)" }
+        : !layersBackend
+        ? { absent: `tfjs-layers has no ${b} backend here` }
+        : await runJson(`tfjs-layers ${layersBackend} ${c}`, deno, [
+          ...layersArgs,
+          "bench/peers/tfjs_layers.ts",
+          "--text",
+          o.text,
+          "--backend",
+          layersBackend,
+          "--cell",
+          cell,
+          "--hidden",
+          `${hidden}`,
+          "--layers",
+          `${layers}`,
+          ...sched,
+        ]);
+    }
+    P.tfjsLayersGenerate[b] = !peers.includes("tfjs-layers")
+      ? { absent: "not requested (--peers)" }
+      : !layersBackend
+      ? { absent: `tfjs-layers has no ${b} backend here` }
+      : await runJson(`tfjs-layers ${layersBackend} generate`, deno, [
+        ...layersArgs,
+        "bench/peers/tfjs_layers.ts",
+        "--text",
+        o.text,
+        "--backend",
+        layersBackend,
+        ...sched,
+        "--generate",
+        `${schedule.genChars}`,
+      ]);
+  }
+
+  const noTorch = peers.includes("pytorch") ? await torchMissing() : "not requested (--peers)";
+  const torch = (label: string, args: string[], threads: number): Promise<Outcome> =>
+    noTorch ? Promise.resolve({ absent: noTorch }) : runJson(
+      label,
+      PYTHON,
+      ["bench/peers/pytorch_charlm.py", "--text", o.text, "--threads", `${threads}`, ...args],
+      // Two thread pools (OpenMP and OpenBLAS) on 2 cores oversubscribe: pin OpenBLAS to 1.
+      { OPENBLAS_NUM_THREADS: "1" },
+    );
+  for (const c of configs) {
+    const { cell, hidden, layers } = CONFIGS[c];
+    const args = ["--cell", cell, "--hidden", `${hidden}`, "--layers", `${layers}`, ...sched];
+    P.pytorch1t[c] = await torch(`pytorch 1t ${c}`, args, 1);
+    P.pytorch2t[c] = await torch(`pytorch 2t ${c}`, args, 2);
+  }
+  P.pytorchGenerate = await torch(
+    "pytorch generate",
+    [...sched, "--generate", `${schedule.genChars}`],
+    1,
+  );
+
+  console.log(report(results, backends, configs));
+  if (o.json) await writeFileAtomic(o.json, JSON.stringify(results, null, 2) + "\n");
+  return 0;
+}
+
+const fmt = (x: number, digits = 0) =>
+  x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** A peer's figure, or "absent" with its reason collected for the notes under the table. */
+function cell(x: Outcome | undefined, value: (r: Json) => number, notes: Set<string>): string {
+  if (isAbsent(x)) {
+    notes.add(x?.absent ?? "not run");
+    return "absent";
+  }
+  return fmt(value(x));
+}
+
+function ratio(a: number | undefined, b: Outcome | undefined, value: (r: Json) => number) {
+  return a === undefined || isAbsent(b) ? "–" : `${(a / value(b)).toFixed(2)}x`;
+}
+
+function table(head: string[], rows: string[][], notes: Set<string>): string {
+  const lines = [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ];
+  for (const n of notes) lines.push(`- absent: ${n}`);
+  return lines.join("\n");
+}
+
+function report(R: Json, backends: string[], configs: string[]): string {
+  const P = R.peers;
+  const out: string[] = [];
+  const trainNotes = new Set<string>();
+  const trainRows: string[][] = [];
+  for (const c of configs) {
+    for (const b of backends) {
+      const r = R.backends[b];
+      const t = isAbsent(r) ? undefined : r.train.find((x: Json) => x.config === c);
+      if (isAbsent(r)) trainNotes.add(`${b}: ${r?.absent}`);
+      const cps = t?.charsPerSec as number | undefined;
+      const ms = t?.msPerStep;
+      trainRows.push([
+        c,
+        b,
+        ms ? `${fmt(ms.median, 1)} (${fmt(ms.min, 1)}–${fmt(ms.max, 1)})` : "absent",
+        cps === undefined ? "absent" : fmt(cps),
+        cell(P.pytorch1t[c], (p) => p.charsPerSec, trainNotes),
+        ratio(cps, P.pytorch1t[c], (p) => p.charsPerSec),
+        cell(P.pytorch2t[c], (p) => p.charsPerSec, trainNotes),
+        cell(P.tfjsLayers[b]?.[c], (p) => p.charsPerSec, trainNotes),
+        ratio(cps, P.tfjsLayers[b]?.[c], (p) => p.charsPerSec),
+        t?.liveTensors ?? "–",
+      ]);
+    }
+  }
+  out.push(
+    `## Training (batch 32 x 64 chars, Adam 2e-3${R.quick ? ", --quick" : ""})\n`,
+    table(
+      [
+        "config",
+        "backend",
+        "rnnkit ms/step (min–max)",
+        "rnnkit chars/s",
+        "PyTorch 1t chars/s",
+        "rnnkit/PyTorch",
+        "PyTorch 2t chars/s",
+        "tfjs-layers chars/s",
+        "rnnkit/tfjs-layers",
+        "live tensors",
+      ],
+      trainRows,
+      trainNotes,
+    ),
+  );
+
+  const toyNotes = new Set<string>();
+  const toyRows = backends.map((b) => {
+    const r = R.backends[b];
+    if (isAbsent(r)) {
+      toyNotes.add(`${b}: ${r?.absent}`);
+      return [b, "absent", "–"];
+    }
+    const ms = r.toy.msPerEpoch;
+    return [b, `${fmt(ms.median, 2)} (${fmt(ms.min, 2)}–${fmt(ms.max, 2)})`, r.toy.liveTensors];
+  });
+  out.push(
+    "\n## Seed toy model (embedding, hello -> ohlol, Adam 0.05)\n",
+    table(["backend", "ms/epoch (min–max)", "live tensors"], toyRows, toyNotes),
+  );
+
+  const genNotes = new Set<string>();
+  const genRows = backends.map((b) => {
+    const r = R.backends[b];
+    if (isAbsent(r)) genNotes.add(`${b}: ${r?.absent}`);
+    const cps = isAbsent(r) ? undefined : r.generate.charsPerSec.median as number;
+    return [
+      b,
+      cps === undefined ? "absent" : fmt(cps),
+      cell(P.pytorchGenerate, (p) => p.charsPerSec, genNotes),
+      ratio(cps, P.pytorchGenerate, (p) => p.charsPerSec),
+      cell(P.tfjsLayersGenerate[b], (p) => p.charsPerSec, genNotes),
+      ratio(cps, P.tfjsLayersGenerate[b], (p) => p.charsPerSec),
+    ];
+  });
+  out.push(
+    "\n## Generation (LSTM h256 x2, batch 1, greedy, state carried)\n",
+    table(
+      [
+        "backend",
+        "rnnkit chars/s",
+        "PyTorch 1t chars/s",
+        "rnnkit/PyTorch",
+        "tfjs-layers chars/s",
+        "rnnkit/tfjs-layers",
+      ],
+      genRows,
+      genNotes,
+    ),
+  );
+
+  // Each peer run is its own process; the largest of them is the fair comparison with
+  // the one rnnkit process that ran every measurement for a backend.
+  const peak = (xs: Outcome[]) => {
+    const present = xs.filter((x) => !isAbsent(x)) as Json[];
+    return present.length ? fmt(Math.max(...present.map((x) => x.peakRssMB))) : "absent";
+  };
+  const torchPeak = peak([...Object.values(P.pytorch1t) as Outcome[], P.pytorchGenerate]);
+  const memNotes = new Set<string>();
+  const memRows = backends.map((b) => {
+    const r = R.backends[b];
+    if (isAbsent(r)) memNotes.add(`${b}: ${r?.absent}`);
+    const layers = peak([
+      ...Object.values(P.tfjsLayers[b] ?? {}) as Outcome[],
+      P.tfjsLayersGenerate[b],
+    ]);
+    return isAbsent(r) ? [b, "absent", "–", torchPeak, layers] : [
+      b,
+      fmt(r.peakRssMB),
+      `${r.liveTensorsEnd} / ${r.backendTensorsEnd}`,
+      torchPeak,
+      layers,
+    ];
+  });
+  out.push(
+    "\n## Memory (peak RSS in MB, largest process of each program)\n",
+    table(
+      [
+        "backend",
+        "rnnkit peak RSS",
+        "live tensors at end (core / backend)",
+        "PyTorch 1t peak RSS",
+        "tfjs-layers peak RSS",
+      ],
+      memRows,
+      memNotes,
+    ),
+  );
+  return out.join("\n");
+}
+
+try {
+  Deno.exit(await main());
+} catch (e) {
+  console.error(`bench: ${e instanceof Error ? e.message : e}`);
+  Deno.exit(2);
+}

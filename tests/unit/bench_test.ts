@@ -1,0 +1,69 @@
+/**
+ * `deno task bench --quick` end to end on the cheapest setting: it must exit 0 and write
+ * well-formed JSON in which every peer is either measured or absent with a reason. Timings
+ * are never asserted: they depend on the machine.
+ */
+import assert from "node:assert/strict";
+
+const root = new URL("../..", import.meta.url).pathname;
+
+Deno.test("bench --quick writes its results, and says why any peer is absent", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const json = `${dir}/bench.json`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      // tfjs-layers is left out to keep this fast; the parent must still report it absent.
+      args: [
+        "run",
+        "-A",
+        "bench/bench.ts",
+        "--quick",
+        "--backends",
+        "tfjs",
+        "--configs",
+        "rnn",
+        "--peers",
+        "pytorch",
+        "--json",
+        json,
+      ],
+      cwd: root,
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.match(new TextDecoder().decode(out.stdout), /\| rnn \| tfjs \|/);
+
+    const r = JSON.parse(await Deno.readTextFile(json));
+    assert.equal(r.quick, true);
+    const tfjs = r.backends.tfjs;
+    assert.equal(tfjs.available, true, tfjs.absent);
+    const [train] = tfjs.train;
+    assert.equal(train.config, "rnn");
+    for (const k of ["median", "min", "max"]) assert.ok(train.msPerStep[k] > 0, k);
+    assert.ok(train.charsPerSec > 0);
+    assert.equal(train.liveTensors, "flat");
+    assert.ok(tfjs.toy.msPerEpoch.median > 0);
+    assert.ok(tfjs.generate.charsPerSec.median > 0);
+    assert.ok(tfjs.peakRssMB > 0);
+    assert.equal(tfjs.liveTensorsEnd, 0);
+    assert.equal(tfjs.backendTensorsEnd, 0);
+
+    const peers = [
+      r.peers.pytorch1t.rnn,
+      r.peers.pytorch2t.rnn,
+      r.peers.pytorchGenerate,
+      r.peers.tfjsLayers.tfjs.rnn,
+      r.peers.tfjsLayersGenerate.tfjs,
+    ];
+    for (const p of peers) {
+      assert.ok(
+        typeof p.absent === "string" && p.absent.length > 0 || p.charsPerSec > 0,
+        JSON.stringify(p),
+      );
+    }
+    assert.match(r.peers.tfjsLayers.tfjs.rnn.absent, /not requested/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,249 @@
+/**
+ * Char-LM training (`train --text`): the corpus and its batchers, then the command end to
+ * end on a small generated text: it learns, writes exactly its three files, resumes to the
+ * very same weights and losses as an uninterrupted run, and rejects bad input clearly.
+ */
+import "./setup.ts";
+import assert from "node:assert/strict";
+import { CharCorpus, decodeSafetensors, Random, StreamBatcher } from "@rnnkit/core";
+
+const root = new URL("../..", import.meta.url).pathname;
+
+async function train(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "apps/cli/train.ts", ...args],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A few KB of word salad, the same every time. */
+function sampleText(): string {
+  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "its", "home"];
+  let x = 12345;
+  const out: string[] = [];
+  for (let i = 0; i < 800; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out.push(words[x % words.length] + (i % 9 === 8 ? ".\n" : " "));
+  }
+  return out.join("");
+}
+
+async function withText(fn: (dir: string, text: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "rnnkit_charlm_" });
+  try {
+    await Deno.writeTextFile(`${dir}/text.txt`, sampleText());
+    await fn(dir, `${dir}/text.txt`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const TINY = [
+  "--hidden-size",
+  "16",
+  "--embedding-size",
+  "8",
+  "--seq-len",
+  "16",
+  "--batch-size",
+  "8",
+  "--lr",
+  "0.01",
+  "--eval-interval",
+  "5",
+];
+
+// ---- CharCorpus and StreamBatcher ----------------------------------------------------------
+
+Deno.test("CharCorpus: vocabulary sorted by code point, surrogate pairs kept whole", () => {
+  // By UTF-16 units "😀" (0xD83D...) would sort before "\uFFFD"; by code point it comes after.
+  const corpus = new CharCorpus("b😀a\uFFFDa", 0);
+  assert.deepEqual(corpus.vocab, ["a", "b", "\uFFFD", "😀"]);
+  assert.deepEqual([...corpus.encode("😀ab")], [3, 0, 1]);
+  assert.equal(corpus.decode(corpus.encode("a😀b")), "a😀b");
+  assert.throws(() => corpus.encode("z"), /"z" not in vocab/);
+});
+
+Deno.test("CharCorpus: validation is the end of the text", () => {
+  const corpus = new CharCorpus("abcdefghij", 0.2);
+  assert.equal(corpus.decode(corpus.train), "abcdefgh");
+  assert.equal(corpus.decode(corpus.val), "ij");
+  assert.throws(() => new CharCorpus("abc", 1), /valFraction/);
+});
+
+Deno.test("CharCorpus.randomWindows: targets are the inputs shifted by one", async () => {
+  const text = sampleText();
+  const corpus = new CharCorpus(text, 0.1);
+  const trainText = corpus.decode(corpus.train);
+  const [b, t] = [4, 10];
+  const { input, target } = corpus.randomWindows(b, t, new Random(0));
+  assert.deepEqual(input.shape, [b, t]);
+  assert.deepEqual(target.shape, [b * t]);
+  const x = await input.data();
+  const y = await target.data();
+  for (let row = 0; row < b; row++) {
+    const xs = corpus.decode(x.subarray(row * t, row * t + t));
+    const ys = corpus.decode(y.subarray(row * t, row * t + t));
+    assert.equal(xs.slice(1), ys.slice(0, -1));
+    assert.ok(trainText.includes(xs + ys.at(-1)), "a window of the training part");
+  }
+  input.dispose();
+  target.dispose();
+});
+
+Deno.test("StreamBatcher: each row continues the previous chunk's row", async () => {
+  const data = Int32Array.from({ length: 101 }, (_, i) => i);
+  const stream = new StreamBatcher(data, 3, 5); // streams of 33 characters: 6 chunks
+  assert.equal(stream.chunksPerEpoch, 6);
+  const rows: number[][] = [[], [], []];
+  for (let k = 0; k < 6; k++) {
+    const { input, target, first } = stream.next();
+    assert.equal(first, k === 0);
+    const x = await input.data();
+    const y = await target.data();
+    for (let r = 0; r < 3; r++) {
+      rows[r].push(...x.subarray(r * 5, r * 5 + 5));
+      assert.deepEqual(
+        [...y.subarray(r * 5, r * 5 + 5)],
+        [...x.subarray(r * 5, r * 5 + 5)].map((v) => v + 1),
+      );
+    }
+    input.dispose();
+    target.dispose();
+  }
+  rows.forEach((row, r) => assert.deepEqual(row, Array.from({ length: 30 }, (_, i) => r * 33 + i)));
+  const again = stream.next();
+  assert.equal(again.first, true, "starts over after the last whole chunk");
+  again.input.dispose();
+  again.target.dispose();
+  assert.throws(() => new StreamBatcher(data, 30, 5), /do not fill 30 streams/);
+});
+
+Deno.test("CharCorpus.validationStarts: consecutive windows, capped and spread", () => {
+  const corpus = new CharCorpus("x".repeat(909) + "y".repeat(101), 0.1);
+  assert.deepEqual(corpus.validationStarts(10, 100), Array.from({ length: 10 }, (_, i) => i * 10));
+  assert.deepEqual(corpus.validationStarts(10, 4), [0, 20, 50, 70]);
+});
+
+// ---- The command -------------------------------------------------------------------------
+
+Deno.test("train --text learns and writes the model, its training state and the plot", async () => {
+  await withText(async (dir, text) => {
+    const r = await train(
+      "--text",
+      text,
+      ...TINY,
+      "--steps",
+      "20",
+      "--save",
+      `${dir}/m.safetensors`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^final train loss [\d.]+, val loss [\d.]+, steps 20, steps\/s [\d.]+, chars\/s \d+, time [\d.]+ s\n$/,
+    );
+    assert.match(r.stderr, /step 20\/20 {2}loss [\d.]+ {2}val [\d.]+/);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["m.loss.svg", "m.optim.safetensors", "m.safetensors", "text.txt"]);
+    const state = decodeSafetensors(await Deno.readFile(`${dir}/m.optim.safetensors`));
+    const losses: number[] = JSON.parse(state.metadata.history).train;
+    assert.equal(losses.length, 20);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.ok(mean(losses.slice(-5)) < mean(losses.slice(0, 5)) - 0.15, `losses ${losses}`);
+    assert.ok("rnn.weight_hh_l1.exp_avg_sq" in state.tensors);
+    const svg = await Deno.readTextFile(`${dir}/m.loss.svg`);
+    assert.match(svg, /^<svg[^]*LSTM char LM, hidden 16, 2 layers[^]*<\/svg>\n$/);
+  });
+});
+
+Deno.test("train --text without --save writes no file", async () => {
+  await withText(async (dir, text) => {
+    const r = await train("--text", text, ...TINY, "--steps", "3");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["text.txt"]);
+  });
+});
+
+for (const extra of [[], ["--dropout", "0.2"], ["--dropout", "0.2", "--batching", "stream"]]) {
+  Deno.test(`--resume gives the uninterrupted run's weights and losses (${extra.join(" ")})`, async () => {
+    await withText(async (dir, text) => {
+      const args = ["--text", text, ...TINY, ...extra];
+      const full = await train(...args, "--steps", "20", "--save", `${dir}/full.safetensors`);
+      assert.equal(full.code, 0, full.stderr);
+      const half = await train(...args, "--steps", "10", "--save", `${dir}/half.safetensors`);
+      assert.equal(half.code, 0, half.stderr);
+      // Only the text and the target: everything else comes from the checkpoint.
+      const rest = await train(
+        "--text",
+        text,
+        "--resume",
+        `${dir}/half.safetensors`,
+        "--steps",
+        "20",
+      );
+      assert.equal(rest.code, 0, rest.stderr);
+      const result = (s: string) => s.replace(/, steps\/s.*/, "");
+      assert.equal(result(rest.stdout), result(full.stdout));
+      for (const suffix of [".safetensors", ".optim.safetensors", ".loss.svg"]) {
+        assert.deepEqual(
+          await Deno.readFile(`${dir}/half${suffix}`),
+          await Deno.readFile(`${dir}/full${suffix}`),
+          suffix,
+        );
+      }
+    });
+  });
+}
+
+Deno.test("--resume refuses a model without its matching training state", async () => {
+  await withText(async (dir, text) => {
+    const args = ["--text", text, ...TINY, "--steps", "5"];
+    assert.equal((await train(...args, "--save", `${dir}/a.safetensors`)).code, 0);
+    assert.equal((await train(...args, "--seed", "2", "--save", `${dir}/b.safetensors`)).code, 0);
+    await Deno.rename(`${dir}/b.optim.safetensors`, `${dir}/a.optim.safetensors`);
+    const torn = await train("--text", text, "--resume", `${dir}/a.safetensors`);
+    assert.equal(torn.code, 2);
+    assert.match(torn.stderr, /were not saved together/);
+    const missing = await train("--text", text, "--resume", `${dir}/b.safetensors`);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read its training state .*b\.optim\.safetensors/);
+    const changed = await train(
+      "--text",
+      text,
+      "--resume",
+      `${dir}/a.safetensors`,
+      "--cell",
+      "gru",
+    );
+    assert.equal(changed.code, 2);
+    assert.match(changed.stderr, /--cell gru differs from the resumed run's lstm/);
+  });
+});
+
+Deno.test("train --text rejects bad input with one line and exit code 2", async () => {
+  await withText(async (dir, text) => {
+    await Deno.writeTextFile(`${dir}/empty.txt`, "");
+    await Deno.writeTextFile(`${dir}/short.txt`, "abc");
+    const cases: [string[], RegExp][] = [
+      [["--text", `${dir}/missing.txt`], /--text .*missing\.txt: cannot read it \(no such file\)/],
+      [["--text", `${dir}/empty.txt`], /the file is empty/],
+      [["--text", `${dir}/short.txt`], /training part has 3 characters, fewer than the 65/],
+      [["--text", text, "--batching", "bogus"], /--batching must be one of random, stream/],
+      [["--text", text, "--backend", "webgl"], /--backend webgl cannot train on --text/],
+      [["--text", text, "--lr", "0"], /--lr must be a number > 0/],
+      [["--text", text, "--steps", "5", "--epochs", "1"], /--steps or --epochs, not both/],
+      [["--text", text, "--dropout", "0.5", "--num-layers", "1"], /needs --num-layers >= 2/],
+      [["--text", text, "--model", "rnn"], /Unknown option '--model'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await train(...args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  });
+});
