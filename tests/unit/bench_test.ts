@@ -11,6 +11,9 @@ Deno.test("bench --quick writes its results, and says why any peer is absent", a
   const dir = await Deno.makeTempDir();
   try {
     const json = `${dir}/bench.json`;
+    // Tests never read ../shared: a small generated corpus stands in for tinyshakespeare.
+    const text = `${dir}/text.txt`;
+    await Deno.writeTextFile(text, "To be, or not to be, that is the question.\n".repeat(400));
     const out = await new Deno.Command(Deno.execPath(), {
       // tfjs-layers is left out to keep this fast; the parent must still report it absent.
       args: [
@@ -18,6 +21,8 @@ Deno.test("bench --quick writes its results, and says why any peer is absent", a
         "-A",
         "bench/bench.ts",
         "--quick",
+        "--text",
+        text,
         "--backends",
         "tfjs",
         "--configs",
