@@ -14,8 +14,10 @@ export interface TfjsOptions {
   fused?: FusedOps;
   /** Transpose matmul operands explicitly instead of passing transpose flags. */
   materializeTransposes?: boolean;
-  /** Split along axis 0 by copying on the host (backends whose memory is host memory). */
-  hostSplitAxis0?: boolean;
+  /** Reduce leading axes as ones @ x. */
+  sumByMatmul?: boolean;
+  /** Tensors live in host memory: split along axis 0 and gather rows by copying there. */
+  hostMemory?: boolean;
 }
 
 export class TfjsBackend implements Backend {
@@ -24,13 +26,13 @@ export class TfjsBackend implements Backend {
    * @param tfName the tfjs backend it runs on ("cpu", "wasm", ...).
    */
   readonly fused?: FusedOps;
-  readonly materializeTransposes: boolean;
-  readonly hostSplitAxis0: boolean;
 
-  constructor(readonly name: string, readonly tfName: string, options: TfjsOptions = {}) {
+  constructor(
+    readonly name: string,
+    readonly tfName: string,
+    readonly options: TfjsOptions = {},
+  ) {
     this.fused = options.fused;
-    this.materializeTransposes = options.materializeTransposes ?? false;
-    this.hostSplitAxis0 = options.hostSplitAxis0 ?? false;
   }
 
   fromArray(values: Float32Array | Int32Array, shape: readonly number[], dtype: DType): Handle {
@@ -117,20 +119,39 @@ export class TfjsBackend implements Backend {
   }
 
   matmul(a: Handle, b: Handle, transposeA: boolean, transposeB: boolean): Handle {
-    if (!this.materializeTransposes || (!transposeA && !transposeB)) {
+    if (!this.options.materializeTransposes || (!transposeA && !transposeB)) {
       return H(tf.matMul(T(a), T(b), transposeA, transposeB));
     }
     // tfjs-wasm's fast (XNNPACK) matmul handles only untransposed operands; with a flag set
-    // it falls back to a scalar loop 10-40x slower than transposing first.
-    return H(
-      tf.tidy(() =>
-        tf.matMul(transposeA ? tf.transpose(T(a)) : T(a), transposeB ? tf.transpose(T(b)) : T(b))
-      ),
-    );
+    // it falls back to a scalar loop 10-40x slower than transposing first. A transpose
+    // costs time in proportion to its size, so with one flag also consider transposing the
+    // other operand and the (small) result: a^T b = (b^T a)^T, a b^T = (b a^T)^T.
+    return H(tf.tidy(() => {
+      const [x, y] = [T(a), T(b)];
+      const t = (m: tf.Tensor) => tf.transpose(m);
+      if (transposeA && transposeB) return tf.matMul(t(x), t(y));
+      const [xr, xc] = x.shape as [number, number];
+      const [yr, yc] = y.shape as [number, number];
+      const outSize = (transposeA ? xc : xr) * (transposeB ? yr : yc);
+      const [flagged, other] = transposeA ? [x, y] : [y, x];
+      if (flagged.size <= other.size + outSize) {
+        return transposeA ? tf.matMul(t(x), y) : tf.matMul(x, t(y));
+      }
+      return t(transposeA ? tf.matMul(t(y), x) : tf.matMul(y, t(x)));
+    }));
   }
 
   sum(x: Handle, axes: readonly number[], keepDims: boolean): Handle {
-    return H(tf.sum(T(x), [...axes], keepDims));
+    const t = T(x);
+    const leading = axes.length < t.rank && axes.every((a, i) => a === i);
+    if (!this.options.sumByMatmul || !leading) return H(tf.sum(t, [...axes], keepDims));
+    // tfjs-wasm reduces a leading axis by transposing first; ones @ x is ~25x faster.
+    return H(tf.tidy(() => {
+      const rows = t.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
+      const rest = t.shape.slice(axes.length);
+      const s = tf.matMul(tf.ones([1, rows]), tf.reshape(t, [rows, -1]));
+      return tf.reshape(s, keepDims ? [...axes.map(() => 1), ...rest] : rest);
+    }));
   }
 
   max(x: Handle, axes: readonly number[], keepDims: boolean): Handle {
@@ -151,7 +172,7 @@ export class TfjsBackend implements Backend {
 
   split(x: Handle, sizes: readonly number[], axis: number): Handle[] {
     const t = T(x);
-    if (!this.hostSplitAxis0 || axis !== 0) return tf.split(t, [...sizes], axis).map(H);
+    if (!this.options.hostMemory || axis !== 0) return tf.split(t, [...sizes], axis).map(H);
     // tfjs-wasm's Slice costs time proportional to its whole input, so cutting a sequence
     // into T steps is O(T^2); its memory is host memory, so cut it there instead.
     const values = t.dataSync() as Float32Array | Int32Array;
@@ -168,7 +189,15 @@ export class TfjsBackend implements Backend {
   }
 
   gather(x: Handle, indices: Handle): Handle {
-    return H(tf.gather(T(x), T(indices), 0));
+    const [t, idx] = [T(x), T(indices)];
+    if (!this.options.hostMemory) return H(tf.gather(t, idx, 0));
+    // tfjs-wasm's Gather is slow for many indices; its memory is host memory anyway.
+    const table = t.dataSync() as Float32Array;
+    const width = t.size / t.shape[0];
+    const rows = idx.dataSync();
+    const out = new Float32Array(rows.length * width);
+    rows.forEach((r, i) => out.set(table.subarray(r * width, (r + 1) * width), i * width));
+    return H(tf.tensor(out, [rows.length, ...t.shape.slice(1)]));
   }
 }
 

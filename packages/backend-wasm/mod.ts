@@ -11,5 +11,9 @@ import { activate } from "@rnnkit/backend-tfjs";
 export function createBackend(): Promise<Backend> {
   // The package's dist folder holds the .wasm files next to its entry point.
   setWasmPaths(new URL(".", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).href);
-  return activate("wasm", "wasm", { materializeTransposes: true, hostSplitAxis0: true });
+  return activate("wasm", "wasm", {
+    materializeTransposes: true,
+    sumByMatmul: true,
+    hostMemory: true,
+  });
 }

@@ -160,18 +160,31 @@ export function sqrt(x: Tensor): Tensor {
   return unary("sqrt", x, (g, y) => div(scale(g, 0.5), y));
 }
 
+/** g * tanh'(x) given y = tanh(x): g (1 - y^2). */
+export function tanhGrad(g: Tensor, y: Tensor): Tensor {
+  return sub(g, mul(g, mul(y, y)));
+}
+
+/** g * sigmoid'(x) given y = sigmoid(x): g y (1 - y). */
+export function sigmoidGrad(g: Tensor, y: Tensor): Tensor {
+  return mul(g, sub(y, mul(y, y)));
+}
+
+/** 1 where x > 0, else 0; not differentiable (relu's derivative). */
+export function stepMask(x: Tensor): Tensor {
+  return wrap(B().step(x.handle), x.shape);
+}
+
 export function tanh(x: Tensor): Tensor {
-  // d tanh = 1 - y^2
-  return unary("tanh", x, (g, y) => sub(g, mul(g, mul(y, y))));
+  return unary("tanh", x, tanhGrad);
 }
 
 export function sigmoid(x: Tensor): Tensor {
-  // d sigmoid = y (1 - y)
-  return unary("sigmoid", x, (g, y) => mul(g, sub(y, mul(y, y))));
+  return unary("sigmoid", x, sigmoidGrad);
 }
 
 export function relu(x: Tensor): Tensor {
-  return unary("relu", x, (g) => mul(g, wrap(B().step(x.handle), x.shape)));
+  return unary("relu", x, (g) => mul(g, stepMask(x)));
 }
 
 // --- Linear algebra and reductions -------------------------------------------------------

@@ -145,7 +145,8 @@ export class Tensor {
       const outGrads = node.outputs.map((o) =>
         grads.get(o) ?? new Tensor(getBackend().fill(o.shape, 0), o.shape)
       );
-      const inGrads = node.backward(outGrads);
+      // Gradients of gradients are not supported, so record nothing while computing them.
+      const inGrads = noGrad(() => node.backward(outGrads));
       node.inputs.forEach((input, i) => {
         const g = inGrads[i];
         if (!g || !(input.requiresGrad || input.node)) return;

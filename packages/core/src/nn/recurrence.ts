@@ -3,19 +3,7 @@
  * Gate layouts follow PyTorch: LSTM rows are (i, f, g, o), GRU rows are (r, z, n) with the
  * reset gate applied to the hidden projection including its bias.
  */
-import {
-  add,
-  matmul,
-  mul,
-  relu,
-  reshape,
-  sigmoid,
-  split,
-  stack,
-  sub,
-  tanh,
-  unstack,
-} from "../ops.ts";
+import { add, matmul, mul, relu, sigmoid, split, sub, tanh } from "../ops.ts";
 import type { Tensor } from "../tensor.ts";
 
 export type Mode = "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU";
@@ -41,19 +29,25 @@ function affine(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   return b ? add(y, b) : y;
 }
 
-/** One time step given the input projection xp = x W_ih^T + b_ih [batch, gates*hidden]. */
-export function cellStep(mode: Mode, xp: Tensor, state: State, w: Weights): State {
-  const hp = affine(state.h, w.wHh, w.bHh);
-  const size = state.h.shape[1];
+/**
+ * One time step from the projections xp = x W_ih^T + b_ih and hp = h W_hh^T + b_hh, both
+ * [batch, gates*hidden]. Differentiable when gradients are recorded (the cells); also
+ * returns the activations the sequence layer's hand-written backward pass needs.
+ */
+export function stepForward(mode: Mode, xp: Tensor, hp: Tensor, h: Tensor, c: Tensor | undefined) {
+  const size = h.shape[1];
   switch (mode) {
     case "RNN_TANH":
-      return { h: tanh(add(xp, hp)) };
-    case "RNN_RELU":
-      return { h: relu(add(xp, hp)) };
+    case "RNN_RELU": {
+      const next = mode === "RNN_TANH" ? tanh(add(xp, hp)) : relu(add(xp, hp));
+      return { h: next, c: undefined, acts: [next] };
+    }
     case "LSTM": {
       const [i, f, g, o] = split(add(xp, hp), [size, size, size, size], 1);
-      const c = add(mul(sigmoid(f), state.c!), mul(sigmoid(i), tanh(g)));
-      return { h: mul(sigmoid(o), tanh(c)), c };
+      const [si, sf, tg, so] = [sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)];
+      const next = add(mul(sf, c!), mul(si, tg));
+      const tc = tanh(next);
+      return { h: mul(so, tc), c: next, acts: [si, sf, tg, so, tc] };
     }
     case "GRU": {
       const [xr, xz, xn] = split(xp, [size, size, size], 1);
@@ -62,30 +56,19 @@ export function cellStep(mode: Mode, xp: Tensor, state: State, w: Weights): Stat
       const z = sigmoid(add(xz, hz));
       const n = tanh(add(xn, mul(r, hn)));
       // (1 - z) * n + z * h, written with one fewer op.
-      return { h: add(n, mul(z, sub(state.h, n))) };
+      return { h: add(n, mul(z, sub(h, n))), c: undefined, acts: [r, z, n, hn] };
     }
   }
 }
 
 /** One cell step from the raw input x [batch, input]. */
 export function cell(mode: Mode, x: Tensor, state: State, w: Weights): State {
-  return cellStep(mode, affine(x, w.wIh, w.bIh), state, w);
-}
-
-/**
- * One layer, one direction, over a whole sequence x [seq, batch, input]. The input
- * projection of every step is one matmul; only the recurrent matmul stays in the loop.
- * Returns the outputs [seq, batch, hidden] and the final state.
- */
-export function layer(mode: Mode, x: Tensor, state: State, w: Weights, reverse: boolean) {
-  const [seq, batch, input] = x.shape;
-  const xp = affine(reshape(x, [seq * batch, input]), w.wIh, w.bIh);
-  const steps = unstack(reshape(xp, [seq, batch, -1]));
-  const outputs: Tensor[] = new Array(seq);
-  for (let k = 0; k < seq; k++) {
-    const t = reverse ? seq - 1 - k : k;
-    state = cellStep(mode, steps[t], state, w);
-    outputs[t] = state.h;
-  }
-  return { output: stack(outputs), state };
+  const { h, c } = stepForward(
+    mode,
+    affine(x, w.wIh, w.bIh),
+    affine(state.h, w.wHh, w.bHh),
+    state.h,
+    state.c,
+  );
+  return { h, c };
 }

@@ -12,7 +12,8 @@ import { globalRandom, type Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkProbability, dropout } from "./dropout.ts";
 import { checkSize, Module, uniformInit } from "./module.ts";
-import { GATES, layer, type Mode, type State, type Weights } from "./recurrence.ts";
+import { GATES, type Mode, type State, type Weights } from "./recurrence.ts";
+import { recurrentLayer } from "./recurrent_layer.ts";
 
 export interface RNNBaseOptions {
   numLayers?: number;
@@ -122,7 +123,13 @@ export abstract class RNNBase extends Module {
       const outs: Tensor[] = [];
       for (let d = 0; d < this.numDirections; d++) {
         const k = l * this.numDirections + d;
-        const res = layer(this.mode, x, { h: hs[k], c: cs?.[k] }, this.#weights[k], d === 1);
+        const res = recurrentLayer(
+          this.mode,
+          x,
+          { h: hs[k], c: cs?.[k] },
+          this.#weights[k],
+          d === 1,
+        );
         outs.push(res.output);
         finals.push(res.state);
       }
