@@ -11,12 +11,14 @@ const H = (t: tf.Tensor) => t as unknown as Handle;
 
 /** How a tfjs-based backend differs from the plain one. */
 export interface TfjsOptions {
-  fused?: FusedOps;
   /** Transpose matmul operands explicitly instead of passing transpose flags. */
   materializeTransposes?: boolean;
   /** Reduce leading axes as ones @ x. */
   sumByMatmul?: boolean;
-  /** Tensors live in host memory: split along axis 0 and gather rows by copying there. */
+  /**
+   * Tensors live in host memory: split along axis 0, gather rows and scatter-add them
+   * (the fused Embedding gradient) by plain loops there.
+   */
   hostMemory?: boolean;
 }
 
@@ -32,7 +34,7 @@ export class TfjsBackend implements Backend {
     readonly tfName: string,
     readonly options: TfjsOptions = {},
   ) {
-    this.fused = options.fused;
+    if (options.hostMemory) this.fused = { scatterAddRows: hostScatterAddRows };
   }
 
   fromArray(values: Float32Array | Int32Array, shape: readonly number[], dtype: DType): Handle {
@@ -226,4 +228,18 @@ export async function activate(
     );
   }
   return new TfjsBackend(name, tfName, options);
+}
+
+/** FusedOps.scatterAddRows for host-memory backends: one pass over the rows. */
+function hostScatterAddRows(grad: Handle, indices: Handle, numRows: number): Handle {
+  const g = T(grad);
+  const width = g.shape[1]!;
+  const values = g.dataSync() as Float32Array;
+  const rows = T(indices).dataSync();
+  const out = new Float32Array(numRows * width);
+  rows.forEach((r, i) => {
+    if (r < 0 || r >= numRows) return;
+    for (let j = 0; j < width; j++) out[r * width + j] += values[i * width + j];
+  });
+  return H(tf.tensor(out, [numRows, width]));
 }
