@@ -42,11 +42,12 @@ for (const c of seedProgramCases) {
   });
 }
 
-test("memory: live tensors stay flat from epoch 2 to epoch 50", async () => {
+test("memory: live tensors and bytes stay flat from epoch 2 to epoch 50", async () => {
   const task = new ToyTask({ model: "embedding", input: "hello", target: "ohlol" });
   const optimizer = new Adam(task.module.parameters(), { lr: 0.05 });
   const core: number[] = [];
   const backend: number[] = [];
+  const bytes: number[] = [];
   try {
     await fit({
       epochs: 50,
@@ -54,16 +55,19 @@ test("memory: live tensors stay flat from epoch 2 to epoch 50", async () => {
       forward: () => task.forward().loss,
       onEpoch: () => {
         core.push(liveTensors());
-        backend.push(getBackend().memory().numTensors);
+        const { numTensors, numBytes } = getBackend().memory();
+        backend.push(numTensors);
+        bytes.push(numBytes);
       },
     });
   } finally {
     optimizer.dispose();
     task.dispose();
   }
-  for (const [what, counts] of [["core", core], ["backend", backend]] as const) {
+  const series = [["core tensors", core], ["backend tensors", backend], ["backend bytes", bytes]];
+  for (const [what, counts] of series as [string, number[]][]) {
     if (counts.slice(1).some((n) => n !== counts[1])) {
-      throw new Error(`${what} live tensors changed after epoch 2: ${counts}`);
+      throw new Error(`${what} changed after epoch 2: ${counts}`);
     }
   }
 });
