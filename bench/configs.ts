@@ -2,7 +2,16 @@
  * What the benchmark measures, shared by the parent (bench.ts), the per-backend runner
  * (run_backend.ts) and the profiler (profile.ts): the same numbers the peers hard-code.
  */
-import type { Cell } from "@rnnkit/core";
+import {
+  Adam,
+  type Cell,
+  type CharCorpus,
+  CharLM,
+  CrossEntropyLoss,
+  ops,
+  type Random,
+  trainStep,
+} from "@rnnkit/core";
 
 export const BATCH = 32;
 export const SEQ = 64;
@@ -21,6 +30,29 @@ export const CONFIGS: Record<string, TrainConfig> = {
   gru: { cell: "gru", hidden: 256, layers: 2 },
 };
 export const CONFIG_NAMES = Object.keys(CONFIGS);
+
+/** The benchmark's model, its optimizer, and one training step on random windows. */
+export function benchTraining(c: TrainConfig, corpus: CharCorpus, rng: Random) {
+  const vocabSize = corpus.vocab.length;
+  const model = new CharLM({
+    vocabSize,
+    cell: c.cell,
+    embeddingSize: EMBED,
+    hiddenSize: c.hidden,
+    numLayers: c.layers,
+    rng,
+  });
+  const optimizer = new Adam(model.parameters(), { lr: LR });
+  const ce = new CrossEntropyLoss();
+  // trainStep reads the loss back, so the step has really finished when it resolves.
+  const step = () =>
+    trainStep(optimizer, () => {
+      const { input, target } = corpus.randomWindows(BATCH, SEQ, rng);
+      const [logits] = model.forward(input);
+      return ce.forward(ops.reshape(logits, [-1, vocabSize]), target);
+    });
+  return { model, optimizer, step };
+}
 
 /** How long each measurement runs; --quick shrinks everything for a smoke run. */
 export interface Schedule {

@@ -10,19 +10,9 @@
  * only enqueues work, and the wait shows up in `read`.
  */
 import { parseArgs } from "node:util";
-import {
-  Adam,
-  type Backend,
-  CharCorpus,
-  CharLM,
-  CrossEntropyLoss,
-  ops,
-  Random,
-  setBackend,
-  trainStep,
-} from "@rnnkit/core";
+import { type Backend, CharCorpus, Random, setBackend } from "@rnnkit/core";
 import { isBackendName, loadBackend } from "../apps/cli/backends.ts";
-import { BATCH, CONFIGS, DEFAULT_TEXT, EMBED, LR, SEQ } from "./configs.ts";
+import { BATCH, benchTraining, CONFIGS, DEFAULT_TEXT, SEQ } from "./configs.ts";
 
 interface OpStat {
   calls: number;
@@ -93,23 +83,7 @@ const stats = new Map<string, OpStat>();
 setBackend(instrument<Backend>(await loadBackend(o.backend), stats));
 const corpus = new CharCorpus(await Deno.readTextFile(o.text), 0);
 const rng = new Random(0);
-const V = corpus.vocab.length;
-const model = new CharLM({
-  vocabSize: V,
-  cell: c.cell,
-  embeddingSize: EMBED,
-  hiddenSize: c.hidden,
-  numLayers: c.layers,
-  rng,
-});
-const optimizer = new Adam(model.parameters(), { lr: LR });
-const ce = new CrossEntropyLoss();
-const step = () =>
-  trainStep(optimizer, () => {
-    const { input, target } = corpus.randomWindows(BATCH, SEQ, rng);
-    const [logits] = model.forward(input);
-    return ce.forward(ops.reshape(logits, [-1, V]), target);
-  });
+const { model, optimizer, step } = benchTraining(c, corpus, rng);
 
 for (let i = 0; i < Number(o.warmup); i++) await step();
 stats.clear();

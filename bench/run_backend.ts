@@ -13,11 +13,9 @@ import {
   Adam,
   CharCorpus,
   CharLM,
-  CrossEntropyLoss,
   generate,
   getBackend,
   liveTensors,
-  ops,
   Random,
   setBackend,
   trainStep,
@@ -26,11 +24,11 @@ import { isBackendName, loadBackend } from "../apps/cli/backends.ts";
 import { TOY_LR, ToyTask } from "../apps/cli/toy.ts";
 import {
   BATCH,
+  benchTraining,
   CONFIGS,
   DEFAULT_TEXT,
   EMBED,
   FULL,
-  LR,
   QUICK,
   type Schedule,
   SEQ,
@@ -86,25 +84,11 @@ async function timed(step: () => Promise<unknown>, s: Schedule) {
 
 async function trainBench(label: string, c: TrainConfig, corpus: CharCorpus) {
   const rng = new Random(0);
-  const model = new CharLM({
-    vocabSize: corpus.vocab.length,
-    cell: c.cell,
-    embeddingSize: EMBED,
-    hiddenSize: c.hidden,
-    numLayers: c.layers,
-    rng,
-  });
-  const optimizer = new Adam(model.parameters(), { lr: LR });
-  const ce = new CrossEntropyLoss();
+  const training = benchTraining(c, corpus, rng);
+  const { model, optimizer } = training;
   let loss = NaN;
   const step = async () => {
-    // trainStep reads the loss back, so the step has really finished when it resolves.
-    const r = await trainStep(optimizer, () => {
-      const { input, target } = corpus.randomWindows(BATCH, SEQ, rng);
-      const [logits] = model.forward(input);
-      return ce.forward(ops.reshape(logits, [-1, corpus.vocab.length]), target);
-    });
-    loss = r.loss;
+    loss = (await training.step()).loss;
     sampleRss();
   };
   const { ms, live } = await timed(step, schedule);
