@@ -22,7 +22,6 @@ import {
   encodeSafetensors,
   type HostTensor,
   keep,
-  loadCharLM,
   noGrad,
   ops,
   Random,
@@ -192,6 +191,8 @@ interface History {
 /** The sidecar's contents, as read back for --resume. */
 interface SavedState {
   config: Config;
+  runId: string;
+  vocab: string[];
   step: number;
   fingerprint: string;
   random: number[];
@@ -261,6 +262,7 @@ export async function charLMMain(argv: string[]): Promise<void> {
       : undefined,
     step: 0,
     history: { train: [], val: [] },
+    runId: runIdOf(config, corpus.vocab),
   };
   if (saved) await restore(run, saved, resumePath!);
   await train(run, savePath);
@@ -376,6 +378,8 @@ interface Run {
   carried?: RecurrentState;
   step: number;
   history: History;
+  /** Written into both files, so --resume can tell a torn save from a foreign one. */
+  runId: string;
 }
 
 async function train(run: Run, savePath?: string): Promise<void> {
@@ -488,23 +492,43 @@ function checkpointPaths(model: string) {
 
 /** FNV-1a over the weights' bytes: ties the training state to the exact model it was saved with. */
 async function fingerprint(model: CharLM): Promise<string> {
-  let h = 0x811c9dc5;
+  const parts: Uint8Array[] = [];
   for (const p of model.parameters()) {
     const data = await p.data();
-    for (const byte of new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) {
-      h = Math.imul(h ^ byte, 0x01000193);
-    }
+    parts.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
+  return fnv1a(parts);
+}
+
+/** 32-bit FNV-1a over byte strings, as 8 hex digits. */
+function fnv1a(parts: Uint8Array[]): string {
+  let h = 0x811c9dc5;
+  for (const bytes of parts) for (const byte of bytes) h = Math.imul(h ^ byte, 0x01000193);
   return (h >>> 0).toString(16).padStart(8, "0");
 }
 
-/** Training state first, then the model: each atomic; the loss plot last. */
+/**
+ * Names a run by what cannot change when it is resumed (sizes, seed, data layout, text), so
+ * --resume can tell a torn save (same run) from files of another run. Deterministic: the
+ * same run always writes the same bytes.
+ */
+function runIdOf(config: Config, vocab: string[]): string {
+  const fixed = FIXED_ON_RESUME.map((k) => config[k]);
+  return fnv1a([new TextEncoder().encode(JSON.stringify([fixed, vocab]))]);
+}
+
+/**
+ * Training state first, then the model, each atomic; the loss plot last. The training state
+ * holds its own copy of the weights, so it alone resumes the run: a kill between the two
+ * writes leaves a newer training state beside an older model, and --resume still works.
+ */
 async function save(run: Run, path: string): Promise<void> {
   const { model, optimizer, config } = run;
   const paths = checkpointPaths(path);
   const tensors: Record<string, HostTensor> = {};
   const paramSteps: Record<string, number> = {};
   for (const [key, p] of model.namedParameters()) {
+    tensors[`model.${key}`] = { shape: p.shape, data: await p.data() };
     const s = optimizer.state.get(p);
     if (!s) continue;
     paramSteps[key] = s.step;
@@ -516,11 +540,12 @@ async function save(run: Run, path: string): Promise<void> {
     tensors[`state.${"hc"[i]}`] = { shape: t.shape, data: await t.data() };
   }
   const { betas, eps, weightDecay } = optimizer;
-  const hash = await fingerprint(model);
   const metadata = {
     format: STATE_FORMAT,
+    run_id: run.runId,
     step: String(run.step),
-    fingerprint: hash,
+    fingerprint: await fingerprint(model),
+    vocab: JSON.stringify(run.corpus.vocab),
     config: JSON.stringify(config),
     optimizer: JSON.stringify({ betas, eps, weightDecay }),
     param_steps: JSON.stringify(paramSteps),
@@ -530,8 +555,8 @@ async function save(run: Run, path: string): Promise<void> {
   };
   await writeFileAtomic(paths.state, encodeSafetensors(tensors, metadata));
   await saveCharLM(paths.model, model, run.corpus.vocab, {
+    run_id: run.runId,
     step: metadata.step,
-    fingerprint: hash,
   });
   await writeFileAtomic(paths.plot, plot(run));
 }
@@ -554,6 +579,8 @@ async function readSavedState(modelPath: string): Promise<SavedState> {
   }
   return {
     config: JSON.parse(m.config),
+    runId: m.run_id,
+    vocab: JSON.parse(m.vocab),
     step: Number(m.step),
     fingerprint: m.fingerprint,
     random: JSON.parse(m.random),
@@ -565,28 +592,27 @@ async function readSavedState(modelPath: string): Promise<SavedState> {
   };
 }
 
-/** Loads the saved model into `run` and puts the optimizer, data and random state back. */
+/** Puts the saved weights, optimizer, data and random state back into `run`. */
 async function restore(run: Run, saved: SavedState, path: string): Promise<void> {
-  const { model: loaded, vocab, metadata } = await loadCharLM(path);
-  try {
-    if (metadata.step !== String(saved.step) || metadata.fingerprint !== saved.fingerprint) {
-      throw new UsageError(
-        `--resume ${path}: the model (step ${metadata.step ?? "?"}) and its training state ` +
-          `(step ${saved.step}) were not saved together; was a save interrupted?`,
-      );
-    }
-    if (JSON.stringify(vocab) !== JSON.stringify(run.corpus.vocab)) {
-      throw new UsageError(
-        `--resume ${path}: the checkpoint's vocabulary (${vocab.length} characters) is not ` +
-          `the text's (${run.corpus.vocab.length}): resume on the text it was trained on`,
-      );
-    }
-    run.model.loadStateDict(loaded.stateDict());
-  } finally {
-    loaded.dispose();
+  const other = await modelRunId(path);
+  if (other !== undefined && other !== saved.runId) {
+    throw new UsageError(
+      `--resume ${path}: the model and ${checkpointPaths(path).state} come from different ` +
+        "training runs; resume with the files one --save wrote",
+    );
   }
+  if (JSON.stringify(saved.vocab) !== JSON.stringify(run.corpus.vocab)) {
+    throw new UsageError(
+      `--resume ${path}: the checkpoint's vocabulary (${saved.vocab.length} characters) is not ` +
+        `the text's (${run.corpus.vocab.length}): resume on the text it was trained on`,
+    );
+  }
+  const weights = Object.fromEntries(
+    run.model.namedParameters().map(([key]) => [key, saved.tensors[`model.${key}`]]),
+  );
+  run.model.loadStateDict(weights);
   if (await fingerprint(run.model) !== saved.fingerprint) {
-    throw new UsageError(`--resume ${path}: the weights do not match their training state`);
+    throw new UsageError(`--resume ${path}: the saved weights are damaged (fingerprint differs)`);
   }
   for (const [key, p] of run.model.namedParameters()) {
     const step = saved.paramSteps[key];
@@ -607,6 +633,16 @@ async function restore(run: Run, saved: SavedState, path: string): Promise<void>
   run.rng.setState(saved.random);
   run.step = saved.step;
   run.history = saved.history;
+}
+
+/** The run id in the model file's metadata, or undefined when there is no model file. */
+async function modelRunId(path: string): Promise<string | undefined> {
+  try {
+    return decodeSafetensors(await Deno.readFile(path)).metadata.run_id;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new UsageError(`--resume ${path}: ${(e as Error).message.replace(/^rnnkit: /, "")}`);
+  }
 }
 
 /** The loss curves: training loss smoothed over a sliding window, validation at its points. */

@@ -6,18 +6,11 @@
 import "./setup.ts";
 import assert from "node:assert/strict";
 import { CharCorpus, decodeSafetensors, Random, StreamBatcher } from "@rnnkit/core";
+import { runCli } from "./run_cli.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-async function train(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "apps/cli/train.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const train = (...args: string[]) => runCli("train.ts", ...args);
 
 /** A few KB of word salad, the same every time. */
 function sampleText(): string {
@@ -207,7 +200,7 @@ Deno.test("--resume refuses a model without its matching training state", async 
     await Deno.rename(`${dir}/b.optim.safetensors`, `${dir}/a.optim.safetensors`);
     const torn = await train("--text", text, "--resume", `${dir}/a.safetensors`);
     assert.equal(torn.code, 2);
-    assert.match(torn.stderr, /were not saved together/);
+    assert.match(torn.stderr, /come from different training runs/);
     const missing = await train("--text", text, "--resume", `${dir}/b.safetensors`);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read its training state .*b\.optim\.safetensors/);
@@ -221,6 +214,57 @@ Deno.test("--resume refuses a model without its matching training state", async 
     );
     assert.equal(changed.code, 2);
     assert.match(changed.stderr, /--cell gru differs from the resumed run's lstm/);
+  });
+});
+
+Deno.test("a kill between the two writes of a save still resumes (torn save)", async () => {
+  await withText(async (dir, text) => {
+    const model = `${dir}/t.safetensors`;
+    const args = ["--text", text, ...TINY, "--save", model];
+    assert.equal((await train(...args, "--steps", "2")).code, 0);
+    const older = await Deno.readFile(model);
+    assert.equal((await train("--text", text, "--resume", model, "--steps", "4")).code, 0);
+    // As if killed after the training state (step 4) was written but before the model was.
+    await Deno.writeFile(model, older);
+    const resumed = await train("--text", text, "--resume", model, "--steps", "6");
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const straight = await train(...args, "--steps", "6", "--save", `${dir}/s.safetensors`);
+    assert.deepEqual(await Deno.readFile(model), await Deno.readFile(`${dir}/s.safetensors`));
+    assert.equal(straight.code, 0);
+  });
+});
+
+Deno.test("a kill at any moment leaves a loadable model and a resumable run", async () => {
+  await withText(async (dir, text) => {
+    const model = `${dir}/k.safetensors`;
+    const args = ["--text", text, ...TINY, "--save-interval", "1", "--save", model];
+    assert.equal((await train(...args, "--steps", "2")).code, 0);
+    for (const delayMs of [300, 600, 900, 1200, 1500]) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "apps/cli/train.ts", ...args, "--resume", model, "--steps", "100000"],
+        cwd: root,
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await new Promise((r) => setTimeout(r, delayMs));
+      child.kill("SIGKILL");
+      await child.status;
+      // Whatever the moment, the model loads and the run resumes from its training state.
+      const gen = await runCli(
+        "generate.ts",
+        "--checkpoint",
+        model,
+        "--prompt",
+        "the",
+        "--length",
+        "3",
+      );
+      assert.equal(gen.code, 0, gen.stderr);
+      const state = decodeSafetensors(await Deno.readFile(`${dir}/k.optim.safetensors`));
+      const next = String(Number(state.metadata.step) + 1);
+      const resumed = await train("--text", text, "--resume", model, "--steps", next);
+      assert.equal(resumed.code, 0, resumed.stderr);
+    }
   });
 });
 
