@@ -1,8 +1,8 @@
 /**
  * One recurrent layer in one direction over a whole sequence, as a single autograd node
  * with a hand-written backward pass (the cuDNN approach):
- * - forward: the input projection of every step is one matmul; W_hh is transposed once;
- *   the loop does one matmul plus the gate math per step;
+ * - forward: the input projection of every step is one matmul; W_hh is transposed once
+ *   (for more than one step); the loop does one matmul plus the gate math per step;
  * - backward: the loop only propagates through time (dh @ W_hh per step); the weight
  *   gradients of all steps come from one matmul each, after the loop.
  * This records one node instead of ~10 per step and avoids per-step transposes, which
@@ -93,12 +93,14 @@ export function recurrentLayer(
     const x2 = reshape(x, [seq * batch, input]);
     const xp = matmul(x2, w.wIh, false, true);
     const xps = split(w.bIh ? add(xp, w.bIh) : xp, steps, 0);
-    const wHhT = transpose(w.wHh, [1, 0]);
+    // One transpose of W_hh up front beats a transposed matmul at every step, except for a
+    // single step (generation), where the flag is cheapest.
+    const wHhT = seq > 1 ? transpose(w.wHh, [1, 0]) : null;
     let h = state.h;
     let c = state.c;
     const outs: Tensor[] = new Array(seq);
     for (const t of order) {
-      const hp = matmul(h, wHhT);
+      const hp = wHhT ? matmul(h, wHhT) : matmul(h, w.wHh, false, true);
       const step = stepForward(mode, xps[t], w.bHh ? add(hp, w.bHh) : hp, h, c);
       saved[t] = { hPrev: h, cPrev: c, acts: step.acts };
       h = outs[t] = step.h;
