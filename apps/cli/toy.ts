@@ -8,6 +8,7 @@
  */
 import {
   Adam,
+  CharCorpus,
   CrossEntropyLoss,
   Embedding,
   fit,
@@ -40,9 +41,9 @@ export interface ToyConfig {
 /** The seed's learning rates (the other sizes follow from the vocabulary). */
 export const TOY_LR: Record<ToyModelName, number> = { rnncell: 0.1, rnn: 0.1, embedding: 0.05 };
 
-/** The dictionary of the seed: the sorted distinct characters of input and target. */
+/** The dictionary of the seed: the distinct characters of input and target, by code point. */
 export function vocabulary(input: string, target: string): string[] {
-  return [...new Set([...input, ...target])].sort();
+  return new CharCorpus(input + target, 0).vocab;
 }
 
 /** Rejects configurations the seed's programs cannot run, saying which flag is wrong. */
