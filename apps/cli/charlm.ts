@@ -13,6 +13,7 @@
  */
 import {
   Adam,
+  applyGradients,
   type Batch,
   type Cell,
   CharCorpus,
@@ -28,6 +29,7 @@ import {
   type RecurrentState,
   saveCharLM,
   setBackend,
+  type StepOptions,
   StreamBatcher,
   type Tensor,
   tensor,
@@ -36,6 +38,7 @@ import {
   windows,
   writeFileAtomic,
 } from "@rnnkit/core";
+import { DataParallel } from "./data_parallel.ts";
 import { Progress } from "./progress.ts";
 import { choiceFlag, type FlagSpec, intFlag, numberFlag, parse, UsageError } from "./args.ts";
 import { BACKEND_NAMES, loadBackend } from "./backends.ts";
@@ -82,6 +85,9 @@ Options:
                          model, seed and data options cannot change. Saves go on to FILE
                          unless --save names another.
   --backend NAME         tfjs | wasm | webgpu (default: tfjs; webgl cannot train on --text)
+  --workers N            compute each step's gradients in N worker threads, each on its share
+                         of the batch (data parallel; uses N cores; random batching only)
+                         (default: 1)
   -h, --help             show this help
 `;
 
@@ -106,6 +112,7 @@ const SPEC: FlagSpec = {
   "save-interval": { type: "string" },
   resume: { type: "string" },
   backend: { type: "string" },
+  workers: { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -222,6 +229,7 @@ export async function charLMMain(argv: string[]): Promise<void> {
         "use tfjs, wasm or webgpu",
     );
   }
+  const workers = intFlag(flags, "workers", 1) ?? 1;
   const resumePath = flags.resume as string | undefined;
   const savePath = (flags.save as string | undefined) ?? resumePath;
   if (savePath !== undefined) await checkWritableDir(savePath);
@@ -229,6 +237,12 @@ export async function charLMMain(argv: string[]): Promise<void> {
 
   const saved = resumePath === undefined ? undefined : await readSavedState(resumePath);
   const config = resolveConfig(given, saved);
+  if (workers > 1 && config.batching === "stream") {
+    throw new UsageError(
+      "--workers needs --batching random: stream batching carries each row's state from step " +
+        "to step, which would have to move between workers",
+    );
+  }
   const corpus = new CharCorpus(text, config.valFraction);
   checkCorpus(corpus, config, flags.text as string);
   if (epochs !== undefined) {
@@ -265,7 +279,12 @@ export async function charLMMain(argv: string[]): Promise<void> {
     runId: runIdOf(config, corpus.vocab),
   };
   if (saved) await restore(run, saved, resumePath!);
-  await train(run, savePath);
+  if (workers > 1) run.parallel = await DataParallel.create(workers, backendName, model);
+  try {
+    await train(run, savePath);
+  } finally {
+    run.parallel?.close();
+  }
 }
 
 /** The settings given on the command line, checked; absent ones are left out. */
@@ -380,6 +399,8 @@ interface Run {
   history: History;
   /** Written into both files, so --resume can tell a torn save from a foreign one. */
   runId: string;
+  /** Set with --workers > 1: gradients come from worker threads. */
+  parallel?: DataParallel;
 }
 
 async function train(run: Run, savePath?: string): Promise<void> {
@@ -393,12 +414,14 @@ async function train(run: Run, savePath?: string): Promise<void> {
 
   while (run.step < config.steps) {
     let next: RecurrentState | undefined;
-    const { loss } = await trainStep(optimizer, () => {
-      const batch = nextBatch(run);
-      const [logits, state] = model.forward(batch.input, run.carried);
-      if (run.stream) next = detach(state);
-      return ce.forward(ops.reshape(logits, [-1, vocabSize]), batch.target);
-    }, clip);
+    const { loss } = run.parallel
+      ? await parallelStep(run, run.parallel, clip)
+      : await trainStep(optimizer, () => {
+        const batch = nextBatch(run);
+        const [logits, state] = model.forward(batch.input, run.carried);
+        if (run.stream) next = detach(state);
+        return ce.forward(ops.reshape(logits, [-1, vocabSize]), batch.target);
+      }, clip);
     if (run.stream) {
       disposeState(run.carried);
       run.carried = next;
@@ -427,6 +450,21 @@ async function train(run: Run, savePath?: string): Promise<void> {
       `steps/s ${(steps / seconds).toFixed(2)}, ` +
       `chars/s ${Math.round((steps * stepChars(config)) / seconds)}, time ${seconds.toFixed(1)} s`,
   );
+}
+
+/** One step with the gradients computed by the workers. */
+async function parallelStep(run: Run, parallel: DataParallel, clip: StepOptions) {
+  run.optimizer.zeroGrad();
+  const batch = nextBatch(run);
+  try {
+    // Dropout masks are drawn from the step number, so a resumed run draws the same ones.
+    const loss = await parallel.backward(run.model, batch, run.config.seed * 1_000_003 + run.step);
+    await applyGradients(run.optimizer, clip);
+    return { loss };
+  } finally {
+    batch.input.dispose();
+    batch.target.dispose();
+  }
 }
 
 /** The next batch; a stream that starts over drops the carried state. */

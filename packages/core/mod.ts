@@ -33,7 +33,14 @@ export { SGD, type SGDOptions } from "./src/optim/sgd.ts";
 export { Adam, type AdamOptions, AdamW } from "./src/optim/adam.ts";
 export { RMSprop, type RMSpropOptions } from "./src/optim/rmsprop.ts";
 export { clipGradNorm } from "./src/optim/clip_grad.ts";
-export { fit, type FitOptions, type StepOptions, type StepResult, trainStep } from "./src/train.ts";
+export {
+  applyGradients,
+  fit,
+  type FitOptions,
+  type StepOptions,
+  type StepResult,
+  trainStep,
+} from "./src/train.ts";
 export { decodeSafetensors, encodeSafetensors, type HostTensor } from "./src/io/safetensors.ts";
 export { writeFileAtomic, writeFileAtomicSync } from "./src/io/atomic_write.ts";
 export {

@@ -268,6 +268,22 @@ Deno.test("a kill at any moment leaves a loadable model and a resumable run", as
   });
 });
 
+Deno.test("--workers 2 computes the same training run (data parallel)", async () => {
+  await withText(async (_dir, text) => {
+    const args = ["--text", text, ...TINY, "--steps", "12", "--dropout", "0", "--backend", "wasm"];
+    const numbers = (out: string) => out.match(/-?\d+\.\d+/g)!.slice(0, 2).map(Number);
+    const one = await train(...args);
+    const two = await train(...args, "--workers", "2");
+    assert.equal(two.code, 0, two.stderr);
+    // Same batches and weights; only the order of float additions differs.
+    const [a, b] = [numbers(one.stdout), numbers(two.stdout)];
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-3, `${one.stdout} vs ${two.stdout}`));
+    const stream = await train(...args, "--workers", "2", "--batching", "stream");
+    assert.equal(stream.code, 2);
+    assert.match(stream.stderr, /--workers needs --batching random/);
+  });
+});
+
 Deno.test("train --text rejects bad input with one line and exit code 2", async () => {
   await withText(async (dir, text) => {
     await Deno.writeTextFile(`${dir}/empty.txt`, "");

@@ -30,23 +30,41 @@ export async function trainStep(
   forward: () => Tensor | Tensor[],
   options: StepOptions = {},
 ): Promise<StepResult> {
-  const clip = options.clipGradNorm;
   const outs = tidy(() => {
     optimizer.zeroGrad();
     const r = forward();
     const [loss, ...extras] = Array.isArray(r) ? r : [r];
     loss.backward();
-    const norm = clip === undefined ? [] : [clipGradNorm(optimizer.params, clip)];
-    optimizer.step();
-    return [loss, ...norm, ...extras];
+    return [loss, ...extras];
   });
   try {
+    const gradNorm = await applyGradients(optimizer, options);
     const values = await Promise.all(outs.map((t) => t.data()));
-    const [loss, ...rest] = values;
-    const gradNorm = clip === undefined ? undefined : rest.shift()![0];
-    return { loss: loss[0], extras: rest, gradNorm };
+    return { loss: values[0][0], extras: values.slice(1), gradNorm };
   } finally {
     for (const t of outs) t.dispose();
+  }
+}
+
+/**
+ * Clips (if asked) and applies the gradients the parameters hold, wherever they came from
+ * (backward, or gradients averaged across workers). Returns the norm before clipping.
+ */
+export async function applyGradients(
+  optimizer: Optimizer,
+  options: StepOptions = {},
+): Promise<number | undefined> {
+  const clip = options.clipGradNorm;
+  const norm = tidy(() => {
+    const n = clip === undefined ? undefined : clipGradNorm(optimizer.params, clip);
+    optimizer.step();
+    return n;
+  });
+  if (!norm) return undefined;
+  try {
+    return await norm.item();
+  } finally {
+    norm.dispose();
   }
 }
 
