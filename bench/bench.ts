@@ -4,10 +4,13 @@
  *
  * Each backend runs in its own subprocess (run_backend.ts), and so does each peer run, one
  * at a time, so memory figures are per process and no two measurements share the cores.
+ * webgl exists only in a browser: it runs in headless Chromium (run_browser.ts), which needs
+ * --allow-net=127.0.0.1 on top of the task's other permissions.
  * Progress goes to stderr; markdown tables go to stdout; --json FILE keeps every raw result.
  */
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "@rnnkit/core";
+import { CHROMIUM_NOT_FOUND, chromiumPath, runInChromium } from "@rnnkit/backend-webgl/chromium";
 import { CONFIG_NAMES, CONFIGS, DEFAULT_TEXT, FULL, QUICK } from "./configs.ts";
 
 const HELP = `Usage: deno task bench [options]
@@ -15,7 +18,8 @@ const HELP = `Usage: deno task bench [options]
 Training throughput (Embedding(V,64) -> cell -> Linear(H,V), batch 32 x 64 chars, Adam 2e-3)
 for configs rnn (RNN h128 x1), lstm (LSTM h256 x2), gru (GRU h256 x2); the seed's toy model
 ms/epoch; greedy generation (LSTM h256 x2, batch 1) chars/s; peak RSS. Peers: PyTorch
-(/usr/bin/python3, 1 and 2 threads) and tfjs-layers on the same backend.
+(/usr/bin/python3, 1 and 2 threads) and tfjs-layers on the same backend. webgl runs in
+headless Chromium (/usr/bin/chromium), where peak RSS is not measured.
 
 Options:
   --text FILE        corpus (default ../shared/data/tinyshakespeare.txt from the repo root)
@@ -30,6 +34,12 @@ const BACKENDS = ["tfjs", "wasm", "webgpu", "webgl"];
 const PEERS = ["pytorch", "tfjs-layers"];
 /** The tfjs-layers peer's name for the backend rnnkit calls `tfjs`. */
 const LAYERS_BACKEND: Record<string, string> = { tfjs: "cpu", wasm: "wasm", webgpu: "webgpu" };
+/** Why there is no tfjs-layers peer for a backend missing from LAYERS_BACKEND. */
+const NO_LAYERS: Record<string, string> = {
+  webgl: "tfjs-layers has no webgl peer in bench (tfjs-layers in the browser is out of scope)",
+};
+/** A whole browser run, bundling included; generous, but a hung page must not hang the bench. */
+const BROWSER_TIMEOUT_MS = 60 * 60 * 1000;
 const PYTHON = "/usr/bin/python3";
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -61,9 +71,29 @@ function list(value: string, allowed: string[], flag: string): string[] {
 }
 
 /**
- * Runs one program, forwarding its stderr (prefixed) as progress, and returns the JSON
- * line it printed; a failed run becomes Absent with the last thing it said.
+ * A measuring program's progress lines, forwarded to stderr (prefixed) as they come; the
+ * last few are kept to explain a failed run.
  */
+function progress(label: string) {
+  const tail: string[] = [];
+  return {
+    line(line: string): void {
+      // wgpu's harmless start-up complaint would drown the progress lines.
+      if (!line.trim() || line.includes("XDG_RUNTIME_DIR")) return;
+      console.error(line.startsWith("bench [") ? line : `  ${label}: ${line}`);
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    },
+    /** The program's result: its JSON line, or Absent with the last thing it said. */
+    result(code: number, json: string | undefined): Outcome {
+      if (code === 0 && json) return JSON.parse(json);
+      const why = tail.filter((l) => /error|Error|absent/.test(l)).at(-1) ?? tail.at(-1) ?? "";
+      return { absent: `${label} exited with ${code}: ${why.trim().slice(0, 300)}` };
+    },
+  };
+}
+
+/** Runs one program and returns the JSON line it printed (see `progress`). */
 async function runJson(
   label: string,
   cmd: string,
@@ -77,29 +107,44 @@ async function runJson(
   } catch (e) {
     return { absent: `cannot start ${cmd}: ${e}` };
   }
-  const tail: string[] = [];
+  const p = progress(label);
   const forward = (async () => {
     let rest = "";
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
       const lines = (rest + chunk).split("\n");
       rest = lines.pop()!;
-      for (const line of lines) {
-        // wgpu's harmless start-up complaint would drown the progress lines.
-        if (!line.trim() || line.includes("XDG_RUNTIME_DIR")) continue;
-        console.error(line.startsWith("bench [") ? line : `  ${label}: ${line}`);
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-      }
+      lines.forEach(p.line);
     }
   })();
   const [out, status] = await Promise.all([new Response(child.stdout).text(), child.status]);
   await forward;
-  const last = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
-  if (status.code !== 0 || !last) {
-    const why = tail.filter((l) => /error|Error|absent/.test(l)).at(-1) ?? tail.at(-1) ?? "";
-    return { absent: `${label} exited with ${status.code}: ${why.trim().slice(0, 300)}` };
+  return p.result(status.code, out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1));
+}
+
+/**
+ * run_browser.ts in headless Chromium on the webgl backend: the same JSON line as
+ * run_backend.ts, read from the page's stdout; everything else the page says is progress.
+ */
+async function runBrowser(text: string, configs: string[], quick: boolean): Promise<Outcome> {
+  if (!chromiumPath()) return { absent: CHROMIUM_NOT_FOUND };
+  const p = progress("rnnkit webgl");
+  let json: string | undefined;
+  try {
+    const code = await runInChromium({
+      entry: new URL("run_browser.ts", import.meta.url).href,
+      // The page cannot read files: the corpus goes along whole, as one argument.
+      args: [JSON.stringify({ configs, quick }), await Deno.readTextFile(text)],
+      onLine: (stream, line) => {
+        if (stream === "stdout" && line.startsWith("{")) json = line;
+        else p.line(line);
+      },
+      timeoutMs: BROWSER_TIMEOUT_MS,
+    });
+    return p.result(code, json);
+  } catch (e) {
+    // E.g. no --allow-net=127.0.0.1, or a failed bundle: webgl is absent, the rest goes on.
+    return { absent: `cannot run Chromium: ${e instanceof Error ? e.message : e}` };
   }
-  return JSON.parse(last);
 }
 
 /** Why PyTorch cannot run here, or null when `import torch` works. */
@@ -176,7 +221,7 @@ async function main(): Promise<number> {
   for (const b of backends) {
     log(`rnnkit on ${b}`);
     results.backends[b] = b === "webgl"
-      ? { absent: "not measured: browser harness not wired into bench" }
+      ? await runBrowser(o.text, configs, o.quick)
       : await runJson(`rnnkit ${b}`, deno, [
         "run",
         "--allow-read",
@@ -195,14 +240,17 @@ async function main(): Promise<number> {
     else if (!r.available) results.backends[b] = { absent: r.reason };
 
     const layersBackend = LAYERS_BACKEND[b];
+    const noLayers = !peers.includes("tfjs-layers")
+      ? "not requested (--peers)"
+      : !layersBackend
+      ? NO_LAYERS[b] ?? `tfjs-layers has no ${b} backend here`
+      : null;
     P.tfjsLayers[b] = {};
     const layersArgs = ["run", "--no-lock", "--allow-read", "--allow-env"];
     for (const c of configs) {
       const { cell, hidden, layers } = CONFIGS[c];
-      P.tfjsLayers[b][c] = !peers.includes("tfjs-layers")
-        ? { absent: "not requested (--peers)" }
-        : !layersBackend
-        ? { absent: `tfjs-layers has no ${b} backend here` }
+      P.tfjsLayers[b][c] = noLayers
+        ? { absent: noLayers }
         : await runJson(`tfjs-layers ${layersBackend} ${c}`, deno, [
           ...layersArgs,
           "bench/peers/tfjs_layers.ts",
@@ -219,10 +267,8 @@ async function main(): Promise<number> {
           ...sched,
         ]);
     }
-    P.tfjsLayersGenerate[b] = !peers.includes("tfjs-layers")
-      ? { absent: "not requested (--peers)" }
-      : !layersBackend
-      ? { absent: `tfjs-layers has no ${b} backend here` }
+    P.tfjsLayersGenerate[b] = noLayers
+      ? { absent: noLayers }
       : await runJson(`tfjs-layers ${layersBackend} generate`, deno, [
         ...layersArgs,
         "bench/peers/tfjs_layers.ts",
@@ -394,9 +440,15 @@ function report(R: Json, backends: string[], configs: string[]): string {
       ...Object.values(P.tfjsLayers[b] ?? {}) as Outcome[],
       P.tfjsLayersGenerate[b],
     ]);
-    return isAbsent(r) ? [b, "absent", "–", torchPeak, layers] : [
+    if (isAbsent(r)) return [b, "absent", "–", torchPeak, layers];
+    // The browser has no RSS to give (run_browser.ts); its JS heap is not comparable.
+    if (r.peakRssMB === null) {
+      const heap = r.peakJsHeapMB === undefined ? "" : ` (peak JS heap ${fmt(r.peakJsHeapMB)} MB)`;
+      memNotes.add(`${b} peak RSS: ${r.peakRssNote}${heap}`);
+    }
+    return [
       b,
-      fmt(r.peakRssMB),
+      r.peakRssMB === null ? "–" : fmt(r.peakRssMB),
       `${r.liveTensorsEnd} / ${r.backendTensorsEnd}`,
       torchPeak,
       layers,
