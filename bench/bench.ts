@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "@rnnkit/core";
 import { CHROMIUM_NOT_FOUND, chromiumPath, runInChromium } from "@rnnkit/backend-webgl/chromium";
-import { CONFIG_NAMES, CONFIGS, DEFAULT_TEXT, FULL, QUICK } from "./configs.ts";
+import { CONFIG_NAMES, CONFIGS, DEFAULT_TEXT, FULL, QUICK, workersLabel } from "./configs.ts";
 
 const HELP = `Usage: deno task bench [options]
 
@@ -19,13 +19,16 @@ Training throughput (Embedding(V,64) -> cell -> Linear(H,V), batch 32 x 64 chars
 for configs rnn (RNN h128 x1), lstm (LSTM h256 x2), gru (GRU h256 x2); the seed's toy model
 ms/epoch; greedy generation (LSTM h256 x2, batch 1) chars/s; peak RSS. Peers: PyTorch
 (/usr/bin/python3, 1 and 2 threads) and tfjs-layers on the same backend. webgl runs in
-headless Chromium (/usr/bin/chromium), where peak RSS is not measured.
+headless Chromium (/usr/bin/chromium), where peak RSS is not measured. wasm runs one
+thread under Deno: with it, training is also measured with data-parallel Deno workers
+(as \`train --workers N\`), in rows of its own ("wasm x2 workers").
 
 Options:
   --text FILE        corpus (default ../shared/data/tinyshakespeare.txt from the repo root)
   --backends LIST    comma-separated: tfjs,wasm,webgpu,webgl (default: all)
   --configs LIST     comma-separated: rnn,lstm,gru (default: all; rnn with --quick)
   --peers LIST       comma-separated: pytorch,tfjs-layers (default: both; "" for none)
+  --wasm-workers N   workers for wasm's data-parallel training rows (default 2; 0: none)
   --quick            short run: 1 warm-up, 2 timed steps, 1 rep, 50 generated chars
   --json FILE        write all raw results to FILE
   -h, --help         this text`;
@@ -43,6 +46,17 @@ const BROWSER_TIMEOUT_MS = 60 * 60 * 1000;
 const PYTHON = "/usr/bin/python3";
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
+
+/**
+ * One rnnkit measuring run: a backend, single-threaded, or its training alone with
+ * data-parallel workers. `key` names it in the results and the tables; `backend` picks its
+ * tfjs-layers peer.
+ */
+interface Run {
+  key: string;
+  backend: string;
+  workers: number;
+}
 
 /** A measurement that could not be made, and why. */
 interface Absent {
@@ -169,6 +183,7 @@ async function main(): Promise<number> {
       configs: { type: "string" },
       peers: { type: "string", default: PEERS.join(",") },
       quick: { type: "boolean", default: false },
+      "wasm-workers": { type: "string", default: "2" },
       json: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -185,6 +200,18 @@ async function main(): Promise<number> {
     "--configs",
   );
   const peers = list(o.peers, PEERS, "--peers");
+  const wasmWorkers = Number(o["wasm-workers"]);
+  if (!Number.isInteger(wasmWorkers) || wasmWorkers < 0 || wasmWorkers === 1) {
+    throw new Error(`--wasm-workers: "${o["wasm-workers"]}" (0 for none, or 2 and up)`);
+  }
+  const run = (backend: string, workers = 1): Run => ({
+    key: workersLabel(backend, workers),
+    backend,
+    workers,
+  });
+  const runs = backends.flatMap((b) =>
+    b === "wasm" && wasmWorkers ? [run(b), run(b, wasmWorkers)] : [run(b)]
+  );
   try {
     await Deno.stat(o.text);
   } catch {
@@ -207,6 +234,7 @@ async function main(): Promise<number> {
     quick: o.quick,
     schedule,
     configs: Object.fromEntries(configs.map((c) => [c, CONFIGS[c]])),
+    runs,
     backends: {} as Record<string, Outcome>,
     peers: {
       pytorch1t: {} as Record<string, Outcome>,
@@ -218,26 +246,30 @@ async function main(): Promise<number> {
   };
   const P = results.peers;
 
-  for (const b of backends) {
-    log(`rnnkit on ${b}`);
-    results.backends[b] = b === "webgl"
+  for (const { key, backend: b, workers } of runs) {
+    log(`rnnkit on ${key}`);
+    results.backends[key] = b === "webgl"
       ? await runBrowser(o.text, configs, o.quick)
-      : await runJson(`rnnkit ${b}`, deno, [
+      : await runJson(`rnnkit ${key}`, deno, [
         "run",
         "--allow-read",
         "--allow-env",
         "bench/run_backend.ts",
         "--backend",
         b,
+        "--workers",
+        `${workers}`,
         "--text",
         o.text,
         "--configs",
         configs.join(","),
         ...(o.quick ? ["--quick"] : []),
       ]);
-    const r = results.backends[b];
-    if (isAbsent(r)) log(`${b}: absent: ${r?.absent}`);
-    else if (!r.available) results.backends[b] = { absent: r.reason };
+    const r = results.backends[key];
+    if (isAbsent(r)) log(`${key}: absent: ${r?.absent}`);
+    else if (!r.available) results.backends[key] = { absent: r.reason };
+    // The peers are the same for every run on a backend: measured once, with its first.
+    if (workers > 1) continue;
 
     const layersBackend = LAYERS_BACKEND[b];
     const noLayers = !peers.includes("tfjs-layers")
@@ -303,7 +335,7 @@ async function main(): Promise<number> {
     1,
   );
 
-  console.log(report(results, backends, configs));
+  console.log(report(results, runs, configs));
   if (o.json) await writeFileAtomic(o.json, JSON.stringify(results, null, 2) + "\n");
   return 0;
 }
@@ -334,26 +366,30 @@ function table(head: string[], rows: string[][], notes: Set<string>): string {
   return lines.join("\n");
 }
 
-function report(R: Json, backends: string[], configs: string[]): string {
+/** What the toy model and generation tables say for a training-only run. */
+const TRAIN_ONLY = "n/a: training only";
+
+function report(R: Json, runs: Run[], configs: string[]): string {
   const P = R.peers;
   const out: string[] = [];
   const trainNotes = new Set<string>();
   const trainRows: string[][] = [];
   for (const c of configs) {
-    for (const b of backends) {
-      const r = R.backends[b];
+    for (const { key, backend: b } of runs) {
+      const r = R.backends[key];
       const t = isAbsent(r) ? undefined : r.train.find((x: Json) => x.config === c);
-      if (isAbsent(r)) trainNotes.add(`${b}: ${r?.absent}`);
+      if (isAbsent(r)) trainNotes.add(`${key}: ${r?.absent}`);
       const cps = t?.charsPerSec as number | undefined;
       const ms = t?.msPerStep;
       trainRows.push([
         c,
-        b,
+        key,
         ms ? `${fmt(ms.median, 1)} (${fmt(ms.min, 1)}–${fmt(ms.max, 1)})` : "absent",
         cps === undefined ? "absent" : fmt(cps),
         cell(P.pytorch1t[c], (p) => p.charsPerSec, trainNotes),
         ratio(cps, P.pytorch1t[c], (p) => p.charsPerSec),
         cell(P.pytorch2t[c], (p) => p.charsPerSec, trainNotes),
+        ratio(cps, P.pytorch2t[c], (p) => p.charsPerSec),
         cell(P.tfjsLayers[b]?.[c], (p) => p.charsPerSec, trainNotes),
         ratio(cps, P.tfjsLayers[b]?.[c], (p) => p.charsPerSec),
         t?.liveTensors ?? "–",
@@ -369,8 +405,9 @@ function report(R: Json, backends: string[], configs: string[]): string {
         "rnnkit ms/step (min–max)",
         "rnnkit chars/s",
         "PyTorch 1t chars/s",
-        "rnnkit/PyTorch",
+        "rnnkit/PyTorch 1t",
         "PyTorch 2t chars/s",
+        "rnnkit/PyTorch 2t",
         "tfjs-layers chars/s",
         "rnnkit/tfjs-layers",
         "live tensors",
@@ -381,12 +418,13 @@ function report(R: Json, backends: string[], configs: string[]): string {
   );
 
   const toyNotes = new Set<string>();
-  const toyRows = backends.map((b) => {
+  const toyRows = runs.map(({ key: b }) => {
     const r = R.backends[b];
     if (isAbsent(r)) {
       toyNotes.add(`${b}: ${r?.absent}`);
       return [b, "absent", "–"];
     }
+    if (r.trainOnly) return [b, TRAIN_ONLY, "–"];
     const ms = r.toy.msPerEpoch;
     return [b, `${fmt(ms.median, 2)} (${fmt(ms.min, 2)}–${fmt(ms.max, 2)})`, r.toy.liveTensors];
   });
@@ -396,17 +434,18 @@ function report(R: Json, backends: string[], configs: string[]): string {
   );
 
   const genNotes = new Set<string>();
-  const genRows = backends.map((b) => {
+  const genRows = runs.map(({ key: b, backend }) => {
     const r = R.backends[b];
     if (isAbsent(r)) genNotes.add(`${b}: ${r?.absent}`);
+    else if (r.trainOnly) return [b, TRAIN_ONLY, "–", "–", "–", "–"];
     const cps = isAbsent(r) ? undefined : r.generate.charsPerSec.median as number;
     return [
       b,
       cps === undefined ? "absent" : fmt(cps),
       cell(P.pytorchGenerate, (p) => p.charsPerSec, genNotes),
       ratio(cps, P.pytorchGenerate, (p) => p.charsPerSec),
-      cell(P.tfjsLayersGenerate[b], (p) => p.charsPerSec, genNotes),
-      ratio(cps, P.tfjsLayersGenerate[b], (p) => p.charsPerSec),
+      cell(P.tfjsLayersGenerate[backend], (p) => p.charsPerSec, genNotes),
+      ratio(cps, P.tfjsLayersGenerate[backend], (p) => p.charsPerSec),
     ];
   });
   out.push(
@@ -433,12 +472,12 @@ function report(R: Json, backends: string[], configs: string[]): string {
   };
   const torchPeak = peak([...Object.values(P.pytorch1t) as Outcome[], P.pytorchGenerate]);
   const memNotes = new Set<string>();
-  const memRows = backends.map((b) => {
+  const memRows = runs.map(({ key: b, backend }) => {
     const r = R.backends[b];
     if (isAbsent(r)) memNotes.add(`${b}: ${r?.absent}`);
     const layers = peak([
-      ...Object.values(P.tfjsLayers[b] ?? {}) as Outcome[],
-      P.tfjsLayersGenerate[b],
+      ...Object.values(P.tfjsLayers[backend] ?? {}) as Outcome[],
+      P.tfjsLayersGenerate[backend],
     ]);
     if (isAbsent(r)) return [b, "absent", "–", torchPeak, layers];
     // The browser has no RSS to give (run_browser.ts); its JS heap is not comparable.

@@ -4,6 +4,8 @@
  */
 import {
   Adam,
+  applyGradients,
+  type Batch,
   type Cell,
   type CharCorpus,
   CharLM,
@@ -31,7 +33,21 @@ export const CONFIGS: Record<string, TrainConfig> = {
 };
 export const CONFIG_NAMES = Object.keys(CONFIGS);
 
-/** The benchmark's model, its optimizer, and one training step on random windows. */
+/**
+ * Computes a model's gradients somewhere else, e.g. data-parallel workers (DataParallel in
+ * apps/cli/data_parallel.ts): sets the model's `.grad` to the gradient of the batch's mean
+ * loss and returns that loss.
+ */
+export interface ParallelBackward {
+  backward(model: CharLM, batch: Batch, dropoutSeed: number): Promise<number>;
+  close(): void;
+}
+
+/**
+ * The benchmark's model, its optimizer, and one training step on random windows: `step`
+ * computes the gradients here, `parallelStep` has `parallel` compute them (the rest of the
+ * step, as `train --workers` does it: the optimizer runs here).
+ */
 export function benchTraining(c: TrainConfig, corpus: CharCorpus, rng: Random) {
   const vocabSize = corpus.vocab.length;
   const model = new CharLM({
@@ -44,14 +60,28 @@ export function benchTraining(c: TrainConfig, corpus: CharCorpus, rng: Random) {
   });
   const optimizer = new Adam(model.parameters(), { lr: LR });
   const ce = new CrossEntropyLoss();
+  const windows = () => corpus.randomWindows(BATCH, SEQ, rng);
   // trainStep reads the loss back, so the step has really finished when it resolves.
   const step = () =>
     trainStep(optimizer, () => {
-      const { input, target } = corpus.randomWindows(BATCH, SEQ, rng);
+      const { input, target } = windows();
       const [logits] = model.forward(input);
       return ce.forward(ops.reshape(logits, [-1, vocabSize]), target);
     });
-  return { model, optimizer, step };
+  let dropoutSeed = 0;
+  const parallelStep = async (parallel: ParallelBackward) => {
+    optimizer.zeroGrad();
+    const batch = windows();
+    try {
+      const loss = await parallel.backward(model, batch, dropoutSeed++);
+      await applyGradients(optimizer);
+      return { loss };
+    } finally {
+      batch.input.dispose();
+      batch.target.dispose();
+    }
+  };
+  return { model, optimizer, step, parallelStep };
 }
 
 /** How long each measurement runs; --quick shrinks everything for a smoke run. */
@@ -81,6 +111,10 @@ export function stats(reps: number[]): Stats {
   const median = s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   return { median, min: s[0], max: s[s.length - 1], reps };
 }
+
+/** A backend's name in the results, with its data-parallel workers if any: "wasm x2 workers". */
+export const workersLabel = (backend: string, workers: number): string =>
+  workers > 1 ? `${backend} x${workers} workers` : backend;
 
 /** The default corpus: ../shared/data/tinyshakespeare.txt from the repository root. */
 export const DEFAULT_TEXT = new URL("../../shared/data/tinyshakespeare.txt", import.meta.url)

@@ -22,6 +22,7 @@ import {
   benchTraining,
   CONFIGS,
   EMBED,
+  type ParallelBackward,
   type Schedule,
   SEQ,
   stats,
@@ -47,6 +48,13 @@ export interface MeasureOptions {
   log: (msg: string) => void;
   /** Sampled after every step; its peak goes into the results. None: no memory figure. */
   memory?: MemoryProbe;
+  /**
+   * Training's gradients computed in parallel (e.g. by Deno workers, which the browser lacks):
+   * given each config's model, starts what computes its gradients; closed after the config.
+   */
+  parallel?: { workers: number; start: (model: CharLM) => Promise<ParallelBackward> };
+  /** Training configs only: no toy model, no generation (both single-stream). */
+  trainOnly?: boolean;
 }
 
 const mb = (bytes: number) => bytes / 2 ** 20;
@@ -99,12 +107,13 @@ export async function measure(opts: MeasureOptions) {
   async function trainBench(label: string, c: TrainConfig) {
     const training = benchTraining(c, corpus, new Random(0));
     const { model, optimizer } = training;
+    const parallel = await opts.parallel?.start(model);
     let loss = NaN;
     const step = async () => {
-      loss = (await training.step()).loss;
+      loss = (await (parallel ? training.parallelStep(parallel) : training.step())).loss;
       sample();
     };
-    const { ms, live } = await timed(step, schedule);
+    const { ms, live } = await timed(step, schedule).finally(() => parallel?.close());
     optimizer.dispose();
     model.dispose();
     const charsPerSec = BATCH * SEQ / (ms.median / 1000);
@@ -178,16 +187,18 @@ export async function measure(opts: MeasureOptions) {
     if (!c) throw new Error(`unknown config "${label}"`);
     train.push(await trainBench(label, c));
   }
-  const toy = await toyBench();
-  const gen = await generateBench();
+  const singleStream = opts.trainOnly
+    ? {}
+    : { toy: await toyBench(), generate: await generateBench() };
   sample();
   return {
     backend: name,
     available: true,
     description: getBackend().description ?? null,
+    workers: opts.parallel?.workers ?? 1,
+    trainOnly: opts.trainOnly ?? false,
     train,
-    toy,
-    generate: gen,
+    ...singleStream,
     ...peakNow(),
     liveTensorsEnd: liveTensors(),
     backendTensorsEnd: getBackend().memory().numTensors,

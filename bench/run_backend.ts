@@ -4,14 +4,19 @@
  * measure.ts, shared with the browser page (run_browser.ts) that measures webgl.
  *
  *   deno run --allow-read --allow-env bench/run_backend.ts --backend wasm \
- *     [--text FILE] [--configs rnn,lstm,gru] [--quick]
+ *     [--text FILE] [--configs rnn,lstm,gru] [--quick] [--workers N]
+ *
+ * --workers N (N >= 2) measures training only, with each step's gradients computed by N
+ * data-parallel Deno workers (apps/cli/data_parallel.ts, as `train --workers N` does); its
+ * results are named e.g. "wasm x2 workers".
  *
  * Prints exactly one JSON line on stdout (`{"available": false, "reason": ...}` when the
  * backend cannot be loaded here); one progress line per measurement on stderr.
  */
 import { parseArgs } from "node:util";
 import { isBackendName, loadBackend } from "../apps/cli/backends.ts";
-import { DEFAULT_TEXT, FULL, QUICK } from "./configs.ts";
+import { DataParallel } from "../apps/cli/data_parallel.ts";
+import { DEFAULT_TEXT, FULL, QUICK, workersLabel } from "./configs.ts";
 import { measure } from "./measure.ts";
 
 const { values: args } = parseArgs({
@@ -21,18 +26,27 @@ const { values: args } = parseArgs({
     text: { type: "string", default: DEFAULT_TEXT },
     configs: { type: "string", default: "rnn,lstm,gru" },
     quick: { type: "boolean", default: false },
+    workers: { type: "string", default: "1" },
   },
 });
-const name = args.backend;
-if (!isBackendName(name)) throw new Error(`unknown backend "${name}"`);
+const backend = args.backend;
+if (!isBackendName(backend)) throw new Error(`unknown backend "${backend}"`);
+const workers = Number(args.workers);
+if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers: "${args.workers}"`);
+const name = workersLabel(backend, workers);
 
 const result = await measure({
   backend: name,
-  load: () => loadBackend(name),
+  load: () => loadBackend(backend),
   text: await Deno.readTextFile(args.text),
   configs: args.configs.split(",").filter((s) => s),
   schedule: args.quick ? QUICK : FULL,
   log: (msg) => console.error(`bench [${name}] ${msg}`),
+  // The workers are threads of this process: their memory is in its RSS.
   memory: { key: "peakRssMB", bytes: () => Deno.memoryUsage().rss },
+  ...(workers > 1 && {
+    parallel: { workers, start: (model) => DataParallel.create(workers, backend, model) },
+    trainOnly: true,
+  }),
 });
 console.log(JSON.stringify(result));

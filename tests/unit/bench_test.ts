@@ -41,6 +41,8 @@ Deno.test("bench --quick writes its results, and says why any peer is absent", a
 
     const r = JSON.parse(await Deno.readTextFile(json));
     assert.equal(r.quick, true);
+    // Only wasm gets a data-parallel run: tfjs is measured once.
+    assert.deepEqual(r.runs, [{ key: "tfjs", backend: "tfjs", workers: 1 }]);
     const tfjs = r.backends.tfjs;
     assert.equal(tfjs.available, true, tfjs.absent);
     const [train] = tfjs.train;
@@ -48,6 +50,8 @@ Deno.test("bench --quick writes its results, and says why any peer is absent", a
     for (const k of ["median", "min", "max"]) assert.ok(train.msPerStep[k] > 0, k);
     assert.ok(train.charsPerSec > 0);
     assert.equal(train.liveTensors, "flat");
+    assert.equal(tfjs.workers, 1);
+    assert.equal(tfjs.trainOnly, false);
     assert.ok(tfjs.toy.msPerEpoch.median > 0);
     assert.ok(tfjs.generate.charsPerSec.median > 0);
     assert.ok(tfjs.peakRssMB > 0);
@@ -68,6 +72,50 @@ Deno.test("bench --quick writes its results, and says why any peer is absent", a
       );
     }
     assert.match(r.peers.tfjsLayers.tfjs.rnn.absent, /not requested/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("run_backend --workers 2 measures training only, over data-parallel workers", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const text = `${dir}/text.txt`;
+    await Deno.writeTextFile(text, "To be, or not to be, that is the question.\n".repeat(400));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "bench/run_backend.ts",
+        "--backend",
+        "wasm",
+        "--workers",
+        "2",
+        "--quick",
+        "--configs",
+        "rnn",
+        "--text",
+        text,
+      ],
+      cwd: root,
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    assert.equal(r.available, true, r.reason);
+    assert.equal(r.backend, "wasm x2 workers");
+    assert.equal(r.workers, 2);
+    assert.equal(r.trainOnly, true);
+    const [train] = r.train;
+    assert.equal(train.config, "rnn");
+    assert.ok(train.charsPerSec > 0);
+    assert.ok(Number.isFinite(train.lastLoss));
+    assert.equal(train.liveTensors, "flat");
+    assert.equal(r.toy, undefined);
+    assert.equal(r.generate, undefined);
+    assert.equal(r.liveTensorsEnd, 0);
+    assert.equal(r.backendTensorsEnd, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
