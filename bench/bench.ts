@@ -278,40 +278,29 @@ async function main(): Promise<number> {
       ? NO_LAYERS[b] ?? `tfjs-layers has no ${b} backend here`
       : null;
     P.tfjsLayers[b] = {};
-    const layersArgs = ["run", "--no-lock", "--allow-read", "--allow-env"];
-    for (const c of configs) {
-      const { cell, hidden, layers } = CONFIGS[c];
-      P.tfjsLayers[b][c] = noLayers
-        ? { absent: noLayers }
-        : await runJson(`tfjs-layers ${layersBackend} ${c}`, deno, [
-          ...layersArgs,
-          "bench/peers/tfjs_layers.ts",
-          "--text",
-          o.text,
-          "--backend",
-          layersBackend,
-          "--cell",
-          cell,
-          "--hidden",
-          `${hidden}`,
-          "--layers",
-          `${layers}`,
-          ...sched,
-        ]);
-    }
-    P.tfjsLayersGenerate[b] = noLayers
-      ? { absent: noLayers }
-      : await runJson(`tfjs-layers ${layersBackend} generate`, deno, [
-        ...layersArgs,
+    const layersPeer = (what: string, ...extra: string[]) =>
+      runJson(`tfjs-layers ${layersBackend} ${what}`, deno, [
+        "run",
+        "--no-lock",
+        "--allow-read",
+        "--allow-env",
         "bench/peers/tfjs_layers.ts",
         "--text",
         o.text,
         "--backend",
-        layersBackend,
+        layersBackend!,
         ...sched,
-        "--generate",
-        `${schedule.genChars}`,
+        ...extra,
       ]);
+    for (const c of configs) {
+      const { cell, hidden, layers } = CONFIGS[c];
+      P.tfjsLayers[b][c] = noLayers
+        ? { absent: noLayers }
+        : await layersPeer(c, "--cell", cell, "--hidden", `${hidden}`, "--layers", `${layers}`);
+    }
+    P.tfjsLayersGenerate[b] = noLayers
+      ? { absent: noLayers }
+      : await layersPeer("generate", "--generate", `${schedule.genChars}`);
   }
 
   const noTorch = peers.includes("pytorch") ? await torchMissing() : "not requested (--peers)";
