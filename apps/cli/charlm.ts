@@ -21,8 +21,10 @@ import {
   CrossEntropyLoss,
   decodeSafetensors,
   encodeSafetensors,
+  getBackend,
   type HostTensor,
   keep,
+  liveTensors,
   noGrad,
   ops,
   Random,
@@ -411,6 +413,8 @@ async function train(run: Run, savePath?: string): Promise<void> {
   const progress = new Progress(config.steps, run.step, stepChars(config));
   const lastVal = () => run.history.val.at(-1)?.[1];
   let savedStep = run.step;
+  // Tensors alive after the first step and at the end: a leak shows as growth.
+  const live: { first?: string } = {};
 
   while (run.step < config.steps) {
     let next: RecurrentState | undefined;
@@ -428,6 +432,7 @@ async function train(run: Run, savePath?: string): Promise<void> {
     }
     run.step++;
     run.history.train.push(loss);
+    live.first ??= liveCounts();
     const evaluate = run.step % config.evalInterval === 0 || run.step === config.steps;
     if (evaluate && corpus.val.length > 0) {
       run.history.val.push([run.step, await validationLoss(run, ce)]);
@@ -450,6 +455,19 @@ async function train(run: Run, savePath?: string): Promise<void> {
       `steps/s ${(steps / seconds).toFixed(2)}, ` +
       `chars/s ${Math.round((steps * stepChars(config)) / seconds)}, time ${seconds.toFixed(1)} s`,
   );
+  const end = liveCounts();
+  if (live.first) {
+    console.log(
+      `live tensors ${end}${
+        end === live.first ? ", flat over the run" : `, grew from ${live.first}`
+      }`,
+    );
+  }
+}
+
+/** Live tensors in core and in the backend, e.g. "core 40, backend 40". */
+function liveCounts(): string {
+  return `core ${liveTensors()}, backend ${getBackend().memory().numTensors}`;
 }
 
 /** One step with the gradients computed by the workers. */

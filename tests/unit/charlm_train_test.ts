@@ -137,7 +137,7 @@ Deno.test("train --text learns and writes the model, its training state and the 
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /^final train loss [\d.]+, val loss [\d.]+, steps 20, steps\/s [\d.]+, chars\/s \d+, time [\d.]+ s\n$/,
+      /^final train loss [\d.]+, val loss [\d.]+, steps 20, steps\/s [\d.]+, chars\/s \d+, time [\d.]+ s\nlive tensors core \d+, backend \d+, flat over the run\n$/,
     );
     assert.match(r.stderr, /step 20\/20 {2}loss [\d.]+ {2}val [\d.]+/);
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
