@@ -50,7 +50,8 @@ import { lossPlotSvg } from "./plot.ts";
 const VAL_WINDOWS = 256;
 const CELLS = ["rnn", "lstm", "gru"] as const;
 const BATCHINGS = ["random", "stream"] as const;
-const STATE_FORMAT = "rnnkit.charlm.train.v1";
+// v2: the training state holds its own copy of the weights and a run id.
+const STATE_FORMAT = "rnnkit.charlm.train.v2";
 
 export const CHARLM_HELP = `Usage: deno task train --text FILE [options]
 
@@ -631,19 +632,29 @@ async function readSavedState(modelPath: string): Promise<SavedState> {
   }
   const m = file.metadata;
   if (m.format !== STATE_FORMAT) {
-    throw new UsageError(`--resume ${modelPath}: ${path} is not rnnkit training state`);
+    throw new UsageError(
+      `--resume ${modelPath}: ${path} is not rnnkit training state in format ${STATE_FORMAT} ` +
+        `(its format: ${m.format ?? "none"})`,
+    );
   }
+  const json = (key: string) => {
+    try {
+      return JSON.parse(m[key]);
+    } catch {
+      throw new UsageError(`--resume ${modelPath}: ${path} has a damaged "${key}" entry`);
+    }
+  };
   return {
-    config: JSON.parse(m.config),
+    config: json("config"),
     runId: m.run_id,
-    vocab: JSON.parse(m.vocab),
+    vocab: json("vocab"),
     step: Number(m.step),
     fingerprint: m.fingerprint,
-    random: JSON.parse(m.random),
+    random: json("random"),
     streamPosition: Number(m.stream_position),
-    history: JSON.parse(m.history),
-    optimizer: JSON.parse(m.optimizer),
-    paramSteps: JSON.parse(m.param_steps),
+    history: json("history"),
+    optimizer: json("optimizer"),
+    paramSteps: json("param_steps"),
     tensors: file.tensors,
   };
 }
