@@ -6,7 +6,7 @@
 import { setBackend } from "@rnnkit/core";
 import { runInChromium } from "@rnnkit/backend-webgl/chromium";
 import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
-import { BACKEND_NAMES, loadBackend } from "./backends.ts";
+import { BACKEND_NAMES, DEFAULT_BACKEND, loadBackend } from "./backends.ts";
 import { CHARLM_HELP, charLMMain } from "./charlm.ts";
 import { listBackends } from "./list_backends.ts";
 import { checkToyConfig, runToy, TOY_LR, TOY_MODELS, type ToyRun } from "./toy.ts";
@@ -20,7 +20,7 @@ Options:
                            rnncell: RNNCell(V, V), loss summed over steps, lr 0.1
                            rnn: RNN(V, V), mean loss, lr 0.1
                            embedding: Embedding(V, 10) -> RNN(10, 8, 2 layers) -> Linear(8, V), lr 0.05
-  --backend NAME         ${BACKEND_NAMES.join(" | ")} (default: tfjs)
+  --backend NAME         ${BACKEND_NAMES.join(" | ")} (default: ${DEFAULT_BACKEND})
   --input TEXT           input string (default: hello)
   --target TEXT          target string of the same length (default: ohlol)
   --epochs N             training epochs (default: 15)
@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (flags["list-backends"]) return await listBackends();
   const model = choiceFlag(flags, "model", TOY_MODELS, "embedding");
-  const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, "tfjs");
+  const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, DEFAULT_BACKEND);
   const epochs = intFlag(flags, "epochs", 1) ?? 15;
   const lr = numberFlag(flags, "lr") ?? TOY_LR[model];
   const seed = intFlag(flags, "seed", 0) ?? 1;
