@@ -7,13 +7,21 @@ import assert from "node:assert/strict";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-Deno.test("bench --quick writes its results, and says why any peer is absent", async () => {
+/** Runs `fn` with a temp dir holding a small corpus (tests never read ../shared). */
+async function withCorpus(fn: (dir: string, text: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
-    const json = `${dir}/bench.json`;
-    // Tests never read ../shared: a small generated corpus stands in for tinyshakespeare.
     const text = `${dir}/text.txt`;
     await Deno.writeTextFile(text, "To be, or not to be, that is the question.\n".repeat(400));
+    await fn(dir, text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("bench --quick writes its results, and says why any peer is absent", async () => {
+  await withCorpus(async (dir, text) => {
+    const json = `${dir}/bench.json`;
     const out = await new Deno.Command(Deno.execPath(), {
       // tfjs-layers is left out to keep this fast; the parent must still report it absent.
       args: [
@@ -72,16 +80,11 @@ Deno.test("bench --quick writes its results, and says why any peer is absent", a
       );
     }
     assert.match(r.peers.tfjsLayers.tfjs.rnn.absent, /not requested/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("run_backend --workers 2 measures training only, over data-parallel workers", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const text = `${dir}/text.txt`;
-    await Deno.writeTextFile(text, "To be, or not to be, that is the question.\n".repeat(400));
+  await withCorpus(async (_dir, text) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -116,7 +119,5 @@ Deno.test("run_backend --workers 2 measures training only, over data-parallel wo
     assert.equal(r.generate, undefined);
     assert.equal(r.liveTensorsEnd, 0);
     assert.equal(r.backendTensorsEnd, 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
