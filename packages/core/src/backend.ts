@@ -83,7 +83,7 @@ export interface Backend {
   fused?: FusedOps;
 }
 
-/** Fused ops a backend may provide; see `packages/core/src/ops/fused.ts` for fallbacks. */
+/** Fused ops a backend may provide; core falls back to a composite where each is used. */
 export interface FusedOps {
   /**
    * Gradient of a row gather: scatter-adds the rows of `grad` [n, d] into a zeroed
