@@ -36,3 +36,21 @@ Deno.test("backward needs a scalar or a gradient; noGrad records nothing", () =>
   assert.equal(z.node, null);
   assert.equal(isGradEnabled(), true);
 });
+
+Deno.test("tidy frees what it made, moves what it returns up, and never frees outside tensors", async () => {
+  const { keep, liveTensors, tidy } = await import("@rnnkit/core");
+  const outside = keep(tensor([1], [1]));
+  const before = liveTensors();
+  const kept = tidy(() => {
+    const inner = tidy(() => {
+      ops.add(outside, outside); // freed by the inner scope
+      return [outside, ops.mul(outside, outside)];
+    });
+    return inner[1];
+  });
+  assert.equal(liveTensors(), before + 1);
+  assert.equal(outside.disposed, false);
+  assert.deepEqual([...await kept.data()], [1]);
+  kept.dispose();
+  outside.dispose();
+});

@@ -65,7 +65,8 @@ export function tidy<T extends Result>(fn: () => T): T {
     scopes.splice(scopes.lastIndexOf(scope), 1);
     const out = new Set(resultTensors(result));
     for (const t of scope) if (!out.has(t)) t.dispose();
-    for (const t of out) scopes.at(-1)?.add(t);
+    // Only tensors this scope owned move up: a returned parameter must stay unowned.
+    for (const t of out) if (scope.has(t)) scopes.at(-1)?.add(t);
   }
 }
 
