@@ -549,12 +549,12 @@ function checkpointPaths(model: string) {
 
 /** FNV-1a over the weights' bytes: ties the training state to the exact model it was saved with. */
 async function fingerprint(model: CharLM): Promise<string> {
-  const parts: Uint8Array[] = [];
-  for (const p of model.parameters()) {
-    const data = await p.data();
-    parts.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  }
-  return fnv1a(parts);
+  return weightsFingerprint(await Promise.all(model.parameters().map((p) => p.data())));
+}
+
+/** The fingerprint of weights already read back, in parameter order. */
+function weightsFingerprint(weights: (Float32Array | Int32Array)[]): string {
+  return fnv1a(weights.map((d) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
 }
 
 /** 32-bit FNV-1a over byte strings, as 8 hex digits. */
@@ -601,7 +601,10 @@ async function save(run: Run, path: string): Promise<void> {
     format: STATE_FORMAT,
     run_id: run.runId,
     step: String(run.step),
-    fingerprint: await fingerprint(model),
+    // From the copies just read: reading the weights back once per save is enough.
+    fingerprint: weightsFingerprint(
+      model.namedParameters().map(([k]) => tensors[`model.${k}`].data),
+    ),
     vocab: JSON.stringify(run.corpus.vocab),
     config: JSON.stringify(config),
     optimizer: JSON.stringify({ betas, eps, weightDecay }),
