@@ -10,7 +10,14 @@
  * ```
  * @module
  */
-export type { Backend, DType, FusedOps, Handle } from "./src/backend.ts";
+export type {
+  Backend,
+  DType,
+  FusedOps,
+  Handle,
+  RecurrentArgs,
+  RecurrentMode,
+} from "./src/backend.ts";
 export { getBackend, keep, liveTensors, setBackend, tidy } from "./src/engine.ts";
 export { isGradEnabled, noGrad, Tensor } from "./src/tensor.ts";
 export * as ops from "./src/ops.ts";

@@ -91,4 +91,50 @@ export interface FusedOps {
    * dropped. The fallback is oneHot(indices)^T @ grad.
    */
   scatterAddRows?(grad: Handle, indices: Handle, numRows: number): Handle;
+  /**
+   * The time loop of one recurrent layer (the cuDNN split: core does the input projection
+   * and the weight gradients as single matmuls, the backend only the per-step work).
+   * Runs `args.mode` over the steps in order (backwards if `reverse`) with
+   * hp = h W_hh^T + b_hh and PyTorch's gate math (recurrence.ts's `stepForward`).
+   * Returns `output` [seq*batch, hidden] (h of every step, in time order), the final h
+   * and c [batch, hidden] and `saved` [seq*batch, savedWidth*hidden], whatever the backend
+   * needs for `recurrentBackward` (savedWidth: RNN 0, LSTM 6, GRU 4). The fallback is the
+   * composite loop in recurrent_layer.ts.
+   */
+  recurrentForward?(args: RecurrentArgs): { output: Handle; h: Handle; c?: Handle; saved: Handle };
+  /**
+   * Backward of `recurrentForward` through time, given the gradients of its outputs.
+   * Returns the gradients of the pre-activations of every step, [seq*batch, gates*hidden]:
+   * `dxp` for the input projection and `dhp` for the hidden one (GRU only: for RNN and
+   * LSTM they are the same), and of the initial state.
+   */
+  recurrentBackward?(
+    args: RecurrentArgs & {
+      output: Handle;
+      saved: Handle;
+      gOut: Handle;
+      gH: Handle;
+      gC?: Handle;
+    },
+  ): { dxp: Handle; dhp?: Handle; dh0: Handle; dc0?: Handle };
+}
+
+export type RecurrentMode = "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU";
+
+/** One recurrent layer's time loop: see `FusedOps.recurrentForward`. */
+export interface RecurrentArgs {
+  mode: RecurrentMode;
+  seq: number;
+  batch: number;
+  hidden: number;
+  reverse: boolean;
+  /** x W_ih^T + b_ih for every step, [seq*batch, gates*hidden], in time order. */
+  xp: Handle;
+  /** [gates*hidden, hidden] */
+  wHh: Handle;
+  /** [gates*hidden], or null without biases. */
+  bHh: Handle | null;
+  /** Initial state, [batch, hidden] (c0 for LSTM only). */
+  h0: Handle;
+  c0?: Handle;
 }

@@ -23,8 +23,10 @@ import {
   tanhGrad,
   transpose,
 } from "../ops.ts";
-import { needsGrad, noGrad, type Tensor } from "../tensor.ts";
-import { type Mode, type State, stepForward, type Weights } from "./recurrence.ts";
+import type { FusedOps } from "../backend.ts";
+import { getBackend } from "../engine.ts";
+import { needsGrad, noGrad, Tensor } from "../tensor.ts";
+import { GATES, type Mode, type State, stepForward, type Weights } from "./recurrence.ts";
 
 /** What one step keeps for the backward pass. */
 interface Saved {
@@ -72,6 +74,144 @@ function backwardStep(mode: Mode, s: Saved, dh: Tensor, dc: Tensor | undefined) 
   }
 }
 
+/** The time loop's results, and its backward pass given the output gradients. */
+interface Loop {
+  output: Tensor;
+  h: Tensor;
+  c?: Tensor;
+  /**
+   * Pre-activation gradients of every step [seq*batch, gates*hidden] (dxp for the input
+   * projection, dhp for the hidden one), the states the steps started from (hPrev, same
+   * rows) and the initial state's gradients.
+   */
+  backward(gOut: Tensor, gH: Tensor, gC: Tensor | undefined): {
+    dxp: Tensor;
+    dhp: Tensor;
+    hPrev: Tensor;
+    dh: Tensor;
+    dc?: Tensor;
+  };
+}
+
+interface LoopArgs {
+  mode: Mode;
+  seq: number;
+  batch: number;
+  reverse: boolean;
+  /** [seq*batch, gates*hidden]: x W_ih^T + b_ih, time order. */
+  xp: Tensor;
+  state: State;
+  w: Weights;
+}
+
+/** The time loop from core ops: ~10-30 backend calls per step. */
+function compositeLoop({ mode, seq, batch, reverse, xp, state, w }: LoopArgs): Loop {
+  const size = state.h.shape[1];
+  const steps = Array(seq).fill(batch);
+  const order = [...Array(seq).keys()].map((k) => (reverse ? seq - 1 - k : k));
+  const saved: Saved[] = new Array(seq);
+  const xps = split(xp, steps, 0);
+  // One transpose of W_hh up front beats a transposed matmul at every step, except for a
+  // single step (generation), where the flag is cheapest.
+  const wHhT = seq > 1 ? transpose(w.wHh, [1, 0]) : null;
+  let h = state.h;
+  let c = state.c;
+  const outs: Tensor[] = new Array(seq);
+  for (const t of order) {
+    const hp = wHhT ? matmul(h, wHhT) : matmul(h, w.wHh, false, true);
+    const step = stepForward(mode, xps[t], w.bHh ? add(hp, w.bHh) : hp, h, c);
+    saved[t] = { hPrev: h, cPrev: c, acts: step.acts };
+    h = outs[t] = step.h;
+    c = step.c;
+  }
+  return {
+    output: concat(outs, 0),
+    h,
+    c,
+    backward(gOut, gH, gC) {
+      const gOuts = split(gOut, steps, 0);
+      let dh = gH;
+      let dc = gC;
+      const dxps: Tensor[] = new Array(seq);
+      const dhps: Tensor[] = new Array(seq);
+      for (const t of [...order].reverse()) {
+        const r = backwardStep(mode, saved[t], add(dh, gOuts[t]), dc);
+        dxps[t] = r.dxp;
+        dhps[t] = r.dhp;
+        dh = matmul(r.dhp, w.wHh);
+        if (r.dhDirect) dh = add(dh, r.dhDirect);
+        dc = r.dcPrev;
+      }
+      const dxp = concat(dxps, 0);
+      return {
+        dxp,
+        dhp: mode === "GRU" ? concat(dhps, 0) : dxp,
+        hPrev: concat(saved.map((s) => s.hPrev), 0),
+        dh,
+        dc,
+      };
+    },
+  };
+}
+
+/** The time loop as the backend's fused op: two backend calls per layer. */
+function fusedLoop(fused: Required<FusedOps>, a: LoopArgs): Loop {
+  const { mode, seq, batch, reverse, xp, state, w } = a;
+  const size = state.h.shape[1];
+  const args = {
+    mode,
+    seq,
+    batch,
+    hidden: size,
+    reverse,
+    xp: xp.handle,
+    wHh: w.wHh.handle,
+    bHh: w.bHh?.handle ?? null,
+    h0: state.h.handle,
+    c0: state.c?.handle,
+  };
+  const f = fused.recurrentForward(args);
+  const rows = [seq * batch, size];
+  const output = new Tensor(f.output, rows);
+  const saved = new Tensor(f.saved, [seq * batch, SAVED[mode] * size]);
+  return {
+    output,
+    h: new Tensor(f.h, [batch, size]),
+    c: f.c && new Tensor(f.c, [batch, size]),
+    backward(gOut, gH, gC) {
+      const b = fused.recurrentBackward({
+        ...args,
+        output: output.handle,
+        saved: saved.handle,
+        gOut: gOut.handle,
+        gH: gH.handle,
+        gC: gC?.handle,
+      });
+      const gates = [seq * batch, GATES[mode] * size];
+      const dxp = new Tensor(b.dxp, gates);
+      // The state each step started from: h0, then the outputs of the steps before it.
+      const earlier = seq > 1
+        ? split(output, reverse ? [batch, (seq - 1) * batch] : [(seq - 1) * batch, batch], 0)
+        : [];
+      const hPrev = seq === 1
+        ? state.h
+        : reverse
+        ? concat([earlier[1], state.h], 0)
+        : concat([state.h, earlier[0]], 0);
+      return {
+        dxp,
+        dhp: b.dhp ? new Tensor(b.dhp, gates) : dxp,
+        hPrev,
+        dh: new Tensor(b.dh0, [batch, size]),
+        dc: b.dc0 && new Tensor(b.dc0, [batch, size]),
+      };
+    },
+  };
+}
+
+/** Columns of the fused ops' `saved` per hidden unit (see FusedOps.recurrentForward). */
+const SAVED: Record<Mode, number> = { RNN_TANH: 0, RNN_RELU: 0, LSTM: 6, GRU: 4 };
+
 /**
  * Runs `mode` over x [seq, batch, input] from `state`, backwards in time if `reverse`.
  * Returns the outputs [seq, batch, hidden] (in time order) and the final state.
@@ -85,68 +225,43 @@ export function recurrentLayer(
 ): { output: Tensor; state: State } {
   const [seq, batch, input] = x.shape;
   const size = state.h.shape[1];
-  const steps = Array(seq).fill(batch);
-  const order = [...Array(seq).keys()].map((k) => (reverse ? seq - 1 - k : k));
-  const saved: Saved[] = new Array(seq);
-
+  const fused = getBackend().fused;
   const fwd = noGrad(() => {
     const x2 = reshape(x, [seq * batch, input]);
-    const xp = matmul(x2, w.wIh, false, true);
-    const xps = split(w.bIh ? add(xp, w.bIh) : xp, steps, 0);
-    // One transpose of W_hh up front beats a transposed matmul at every step, except for a
-    // single step (generation), where the flag is cheapest.
-    const wHhT = seq > 1 ? transpose(w.wHh, [1, 0]) : null;
-    let h = state.h;
-    let c = state.c;
-    const outs: Tensor[] = new Array(seq);
-    for (const t of order) {
-      const hp = wHhT ? matmul(h, wHhT) : matmul(h, w.wHh, false, true);
-      const step = stepForward(mode, xps[t], w.bHh ? add(hp, w.bHh) : hp, h, c);
-      saved[t] = { hPrev: h, cPrev: c, acts: step.acts };
-      h = outs[t] = step.h;
-      c = step.c;
-    }
-    return { x2, output: reshape(concat(outs, 0), [seq, batch, size]), h, c };
+    const proj = matmul(x2, w.wIh, false, true);
+    const args = { mode, seq, batch, reverse, xp: w.bIh ? add(proj, w.bIh) : proj, state, w };
+    const loop = fused?.recurrentForward && fused.recurrentBackward
+      ? fusedLoop(fused as Required<FusedOps>, args)
+      : compositeLoop(args);
+    return { x2, loop, output: reshape(loop.output, [seq, batch, size]) };
   });
+  const { loop } = fwd;
 
   const biases = [w.bIh, w.bHh].filter((b): b is Tensor => b !== null);
   const inputs = [x, state.h, ...(state.c ? [state.c] : []), w.wIh, w.wHh, ...biases];
-  const outputs = [fwd.output, fwd.h, ...(fwd.c ? [fwd.c] : [])];
+  const outputs = [fwd.output, loop.h, ...(loop.c ? [loop.c] : [])];
   if (needsGrad(inputs)) {
     const node = {
       name: `recurrentLayer(${mode})`,
       inputs,
       outputs,
       backward: ([gOut, gH, gC]: Tensor[]) => {
-        const gOuts = split(reshape(gOut, [seq * batch, size]), steps, 0);
-        let dh = gH;
-        let dc: Tensor | undefined = gC;
-        const dxps: Tensor[] = new Array(seq);
-        const dhps: Tensor[] = new Array(seq);
-        for (const t of [...order].reverse()) {
-          const r = backwardStep(mode, saved[t], add(dh, gOuts[t]), dc);
-          dxps[t] = r.dxp;
-          dhps[t] = r.dhp;
-          dh = matmul(r.dhp, w.wHh);
-          if (r.dhDirect) dh = add(dh, r.dhDirect);
-          dc = r.dcPrev;
-        }
+        const r = loop.backward(reshape(gOut, [seq * batch, size]), gH, gC);
         // All steps' weight gradients at once: [gates*hidden, seq*batch] @ [seq*batch, in].
-        const dxp = concat(dxps, 0);
-        const dhp = mode === "GRU" ? concat(dhps, 0) : dxp;
-        const hPrev = concat(saved.map((s) => s.hPrev), 0);
-        const biasGrads = [w.bIh && sum(dxp, 0), w.bHh && sum(dhp, 0)].filter((b) => b !== null);
+        const biasGrads = [w.bIh && sum(r.dxp, 0), w.bHh && sum(r.dhp, 0)].filter((b) =>
+          b !== null
+        );
         return [
-          reshape(matmul(dxp, w.wIh), [seq, batch, input]),
-          dh,
-          ...(state.c ? [dc!] : []),
-          matmul(dxp, fwd.x2, true, false),
-          matmul(dhp, hPrev, true, false),
+          reshape(matmul(r.dxp, w.wIh), [seq, batch, input]),
+          r.dh,
+          ...(state.c ? [r.dc!] : []),
+          matmul(r.dxp, fwd.x2, true, false),
+          matmul(r.dhp, r.hPrev, true, false),
           ...biasGrads,
         ];
       },
     };
     for (const o of outputs) o.node = node;
   }
-  return { output: fwd.output, state: { h: fwd.h, c: fwd.c } };
+  return { output: fwd.output, state: { h: loop.h, c: loop.c } };
 }

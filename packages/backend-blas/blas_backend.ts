@@ -1,0 +1,406 @@
+/**
+ * The op interface on host memory: elementwise ops, reductions and movement are plain
+ * TypeScript loops over typed arrays; matrix products go to OpenBLAS. An op costs about
+ * a microsecond plus its arithmetic, so unlike tfjs there is little to gain from
+ * batching small ops; the recurrent time loop is fused (recurrent_kernels.ts).
+ */
+import type { Backend, DType, FusedOps, Handle } from "@rnnkit/core";
+import type { Blas } from "./openblas.ts";
+import {
+  F,
+  H,
+  HostMemory,
+  type HostTensor,
+  sizeOf,
+  stridesOf,
+  T,
+  type Values,
+} from "./host_tensor.ts";
+import { recurrentBackward, recurrentForward } from "./recurrent_kernels.ts";
+
+type Unary = (x: Float32Array, out: Float32Array) => void;
+type Binary = (a: Float32Array, b: Float32Array, out: Float32Array) => void;
+
+// One loop per op (not one loop calling a function per element) so V8 compiles each
+// with its arithmetic inlined.
+const UNARY: Record<string, Unary> = {
+  neg: (x, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = -x[i];
+  },
+  exp: (x, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = Math.exp(x[i]);
+  },
+  log: (x, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = Math.log(x[i]);
+  },
+  sqrt: (x, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = Math.sqrt(x[i]);
+  },
+  tanh: (x, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = Math.tanh(x[i]);
+  },
+  sigmoid: (x, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = 1 / (1 + Math.exp(-x[i]));
+  },
+  relu: (x, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] > 0 ? x[i] : 0;
+  },
+  step: (x, o) => {
+    for (let i = 0; i < x.length; i++) o[i] = x[i] > 0 ? 1 : 0;
+  },
+};
+
+const BINARY: Record<string, Binary> = {
+  add: (a, b, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = a[i] + b[i];
+  },
+  sub: (a, b, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = a[i] - b[i];
+  },
+  mul: (a, b, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = a[i] * b[i];
+  },
+  div: (a, b, o) => {
+    for (let i = 0; i < o.length; i++) o[i] = a[i] / b[i];
+  },
+};
+
+/** NumPy's broadcast of two shapes, or an error naming both. */
+function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  return Array.from({ length: rank }, (_, i) => {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) {
+      throw new Error(`rnnkit blas: cannot broadcast shapes [${a}] and [${b}]`);
+    }
+    return Math.max(x, y);
+  });
+}
+
+/**
+ * Copies `src` (with `shape` and element strides `strides`, 0 for broadcast axes) into
+ * the contiguous `dst`. The innermost axis is a plain loop.
+ */
+function copyStrided(src: Values, shape: readonly number[], strides: number[], dst: Values): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    dst[0] = src[0];
+    return;
+  }
+  const inner = shape[rank - 1];
+  const innerStride = strides[rank - 1];
+  const outer = sizeOf(shape) / inner;
+  const index = new Array<number>(rank - 1).fill(0);
+  let base = 0;
+  for (let row = 0, o = 0; row < outer; row++) {
+    for (let j = 0, s = base; j < inner; j++, s += innerStride) dst[o++] = src[s];
+    // Advance the multi-index over the outer axes, carrying like an odometer.
+    for (let ax = rank - 2; ax >= 0; ax--) {
+      base += strides[ax];
+      if (++index[ax] < shape[ax]) break;
+      base -= strides[ax] * shape[ax];
+      index[ax] = 0;
+    }
+  }
+}
+
+export class BlasBackend implements Backend {
+  readonly name = "blas";
+  readonly description: string;
+  readonly fused: FusedOps;
+  readonly #mem = new HostMemory();
+
+  constructor(readonly blas: Blas) {
+    this.description = `OpenBLAS ${blas.path}, ${blas.threads} thread(s)`;
+    this.fused = {
+      scatterAddRows: (grad, indices, numRows) => this.#scatterAddRows(grad, indices, numRows),
+      recurrentForward: (args) => recurrentForward(this.#mem, blas, args),
+      recurrentBackward: (args) => recurrentBackward(this.#mem, blas, args),
+    };
+  }
+
+  fromArray(values: Float32Array | Int32Array, shape: readonly number[], dtype: DType): Handle {
+    const data = dtype === "int32" ? Int32Array.from(values) : Float32Array.from(values);
+    return H(this.#mem.adopt(data, [...shape], dtype));
+  }
+
+  read(x: Handle): Promise<Float32Array | Int32Array> {
+    return Promise.resolve(T(x).store.data.slice());
+  }
+
+  dispose(x: Handle): void {
+    this.#mem.dispose(T(x));
+  }
+
+  memory(): { numTensors: number; numBytes: number } {
+    return this.#mem.memory();
+  }
+
+  fill(shape: readonly number[], value: number): Handle {
+    const out = this.#mem.float([...shape]);
+    out.store.data.fill(value);
+    return H(out);
+  }
+
+  oneHot(indices: Handle, depth: number): Handle {
+    const idx = T(indices).store.data;
+    const out = this.#mem.float([idx.length, depth]);
+    const o = out.store.data.fill(0);
+    for (let i = 0; i < idx.length; i++) {
+      if (idx[i] >= 0 && idx[i] < depth) o[i * depth + idx[i]] = 1;
+    }
+    return H(out);
+  }
+
+  add(a: Handle, b: Handle): Handle {
+    return this.#binary(BINARY.add, a, b);
+  }
+
+  sub(a: Handle, b: Handle): Handle {
+    return this.#binary(BINARY.sub, a, b);
+  }
+
+  mul(a: Handle, b: Handle): Handle {
+    return this.#binary(BINARY.mul, a, b);
+  }
+
+  div(a: Handle, b: Handle): Handle {
+    return this.#binary(BINARY.div, a, b);
+  }
+
+  scale(a: Handle, s: number): Handle {
+    const x = F(a);
+    const out = this.#mem.float(T(a).shape);
+    const o = out.store.data;
+    for (let i = 0; i < x.length; i++) o[i] = x[i] * s;
+    return H(out);
+  }
+
+  neg(x: Handle): Handle {
+    return this.#unary(UNARY.neg, x);
+  }
+
+  exp(x: Handle): Handle {
+    return this.#unary(UNARY.exp, x);
+  }
+
+  log(x: Handle): Handle {
+    return this.#unary(UNARY.log, x);
+  }
+
+  sqrt(x: Handle): Handle {
+    return this.#unary(UNARY.sqrt, x);
+  }
+
+  tanh(x: Handle): Handle {
+    return this.#unary(UNARY.tanh, x);
+  }
+
+  sigmoid(x: Handle): Handle {
+    return this.#unary(UNARY.sigmoid, x);
+  }
+
+  relu(x: Handle): Handle {
+    return this.#unary(UNARY.relu, x);
+  }
+
+  step(x: Handle): Handle {
+    return this.#unary(UNARY.step, x);
+  }
+
+  matmul(a: Handle, b: Handle, transposeA: boolean, transposeB: boolean): Handle {
+    const [ar, ac] = T(a).shape;
+    const [br, bc] = T(b).shape;
+    const [m, k] = transposeA ? [ac, ar] : [ar, ac];
+    const n = transposeB ? br : bc;
+    const out = this.#mem.float([m, n]);
+    if (k === 0) out.store.data.fill(0);
+    else this.blas.sgemm(transposeA, transposeB, m, n, k, F(a), F(b), out.store.data);
+    return H(out);
+  }
+
+  sum(x: Handle, axes: readonly number[], keepDims: boolean): Handle {
+    return this.#reduce(x, axes, keepDims, "sum");
+  }
+
+  max(x: Handle, axes: readonly number[], keepDims: boolean): Handle {
+    return this.#reduce(x, axes, keepDims, "max");
+  }
+
+  reshape(x: Handle, shape: readonly number[]): Handle {
+    return H(this.#mem.view(T(x), [...shape]));
+  }
+
+  transpose(x: Handle, perm: readonly number[]): Handle {
+    const t = T(x);
+    const strides = stridesOf(t.shape);
+    return H(this.#strided(t, perm.map((p) => t.shape[p]), perm.map((p) => strides[p])));
+  }
+
+  broadcastTo(x: Handle, shape: readonly number[]): Handle {
+    return H(this.#expand(T(x), shape));
+  }
+
+  split(x: Handle, sizes: readonly number[], axis: number): Handle[] {
+    const t = T(x);
+    const src = t.store.data;
+    const outer = sizeOf(t.shape.slice(0, axis));
+    const inner = sizeOf(t.shape.slice(axis + 1));
+    const width = t.shape[axis] * inner;
+    let offset = 0;
+    return sizes.map((n) => {
+      const shape = t.shape.map((d, i) => (i === axis ? n : d));
+      const piece = this.#alloc(shape, t.dtype);
+      const dst = piece.store.data;
+      const len = n * inner;
+      for (let r = 0; r < outer; r++) {
+        dst.set(src.subarray(r * width + offset, r * width + offset + len), r * len);
+      }
+      offset += len;
+      return H(piece);
+    });
+  }
+
+  concat(xs: readonly Handle[], axis: number): Handle {
+    const ts = xs.map(T);
+    const first = ts[0];
+    const total = ts.reduce((s, t) => s + t.shape[axis], 0);
+    const out = this.#alloc(first.shape.map((d, i) => (i === axis ? total : d)), first.dtype);
+    const dst = out.store.data;
+    const outer = sizeOf(first.shape.slice(0, axis));
+    const inner = sizeOf(first.shape.slice(axis + 1));
+    const width = total * inner;
+    let offset = 0;
+    for (const t of ts) {
+      const len = t.shape[axis] * inner;
+      const src = t.store.data;
+      for (let r = 0; r < outer; r++) {
+        dst.set(src.subarray(r * len, (r + 1) * len), r * width + offset);
+      }
+      offset += len;
+    }
+    return H(out);
+  }
+
+  gather(x: Handle, indices: Handle): Handle {
+    const t = T(x);
+    const rows = T(indices).store.data;
+    const width = sizeOf(t.shape.slice(1));
+    const out = this.#alloc([rows.length, ...t.shape.slice(1)], t.dtype);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (r < 0 || r >= t.shape[0]) {
+        throw new RangeError(`rnnkit blas: gather index ${r} outside [0, ${t.shape[0]})`);
+      }
+      out.store.data.set(t.store.data.subarray(r * width, (r + 1) * width), i * width);
+    }
+    return H(out);
+  }
+
+  #scatterAddRows(grad: Handle, indices: Handle, numRows: number): Handle {
+    const g = F(grad);
+    const rows = T(indices).store.data;
+    const width = T(grad).shape[1];
+    const out = this.#mem.float([numRows, width]);
+    const o = out.store.data.fill(0);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (r < 0 || r >= numRows) continue;
+      for (let j = 0; j < width; j++) o[r * width + j] += g[i * width + j];
+    }
+    return H(out);
+  }
+
+  #alloc(shape: readonly number[], dtype: DType): HostTensor {
+    return dtype === "float32"
+      ? this.#mem.float(shape)
+      : this.#mem.adopt(new Int32Array(sizeOf(shape)), shape, dtype);
+  }
+
+  #strided(t: HostTensor, shape: readonly number[], strides: number[]): HostTensor {
+    const out = this.#alloc(shape, t.dtype);
+    copyStrided(t.store.data, shape, strides, out.store.data);
+    return out;
+  }
+
+  /** `t` broadcast to `shape` (a copy even when the shapes agree: ops never alias). */
+  #expand(t: HostTensor, shape: readonly number[]): HostTensor {
+    const lead = shape.length - t.shape.length;
+    const own = stridesOf(t.shape);
+    const strides = shape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : own[i - lead]));
+    return this.#strided(t, shape, strides);
+  }
+
+  #unary(f: Unary, x: Handle): Handle {
+    const out = this.#mem.float(T(x).shape);
+    f(F(x), out.store.data);
+    return H(out);
+  }
+
+  #binary(f: Binary, a: Handle, b: Handle): Handle {
+    const [ta, tb] = [T(a), T(b)];
+    const shape = broadcastShapes(ta.shape, tb.shape);
+    const n = sizeOf(shape);
+    // Operands of another size are expanded first: one extra pass, only where broadcasting.
+    const xa = sizeOf(ta.shape) === n ? ta : this.#expand(ta, shape);
+    const xb = sizeOf(tb.shape) === n ? tb : this.#expand(tb, shape);
+    const out = this.#mem.float(shape);
+    f(xa.store.data as Float32Array, xb.store.data as Float32Array, out.store.data);
+    if (xa !== ta) this.#mem.dispose(xa);
+    if (xb !== tb) this.#mem.dispose(xb);
+    return H(out);
+  }
+
+  /** Sum or max over `axes`: the reduced axes are moved last, then each row is reduced. */
+  #reduce(x: Handle, axes: readonly number[], keepDims: boolean, op: "sum" | "max"): Handle {
+    const t = T(x);
+    const rank = t.shape.length;
+    const reduced = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+    const kept = [...t.shape.keys()].filter((a) => !reduced.has(a));
+    const outShape = keepDims
+      ? t.shape.map((d, i) => (reduced.has(i) ? 1 : d))
+      : kept.map((a) => t.shape[a]);
+    const out = this.#mem.float(outShape);
+    const o = out.store.data;
+    const rows = o.length;
+    const width = rows === 0 ? 0 : sizeOf(t.shape) / rows;
+    if (rows === 1 || [...reduced].every((a) => a >= kept.length)) {
+      reduceRows(F(x), rows, width, op, o);
+    } else if ([...reduced].every((a) => a < reduced.size)) {
+      reduceLeading(F(x), width, rows, op, o);
+    } else {
+      const moved = H(this.#strided(
+        t,
+        [...kept, ...reduced].map((a) => t.shape[a]),
+        [
+          ...kept,
+          ...reduced,
+        ].map((a) => stridesOf(t.shape)[a]),
+      ));
+      reduceRows(F(moved), rows, width, op, o);
+      this.dispose(moved);
+    }
+    return H(out);
+  }
+}
+
+/** o[r] = sum or max of x[r, :] for x [rows, width]; sums accumulate in float64. */
+function reduceRows(x: Float32Array, rows: number, width: number, op: string, o: Float32Array) {
+  for (let r = 0, base = 0; r < rows; r++, base += width) {
+    let acc = op === "sum" ? 0 : -Infinity;
+    if (op === "sum") { for (let j = 0; j < width; j++) acc += x[base + j]; }
+    else for (let j = 0; j < width; j++) acc = x[base + j] > acc ? x[base + j] : acc;
+    o[r] = acc;
+  }
+}
+
+/** o[c] = sum or max of x[:, c] for x [n, cols]; reads rows in memory order. */
+function reduceLeading(x: Float32Array, n: number, cols: number, op: string, o: Float32Array) {
+  const acc = new Float64Array(cols).fill(op === "sum" ? 0 : -Infinity);
+  for (let r = 0, base = 0; r < n; r++, base += cols) {
+    if (op === "sum") { for (let c = 0; c < cols; c++) acc[c] += x[base + c]; }
+    else for (let c = 0; c < cols; c++) acc[c] = x[base + c] > acc[c] ? x[base + c] : acc[c];
+  }
+  o.set(acc);
+}

@@ -1,0 +1,99 @@
+/**
+ * The system's OpenBLAS through Deno's FFI: only `cblas_sgemm` and the thread setting.
+ * Debian: `apt-get install libopenblas0-pthread`. `RNNKIT_BLAS_LIB` names another library
+ * file exporting the same symbols.
+ */
+
+const SYMBOLS = {
+  cblas_sgemm: {
+    // order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+  openblas_set_num_threads: { parameters: ["i32"], result: "void" },
+  openblas_get_num_threads: { parameters: [], result: "i32" },
+} as const;
+
+const ROW_MAJOR = 101;
+const NO_TRANS = 111;
+const TRANS = 112;
+
+/** Library files tried in order when RNNKIT_BLAS_LIB is unset. */
+const CANDIDATES = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"];
+
+export interface Blas {
+  /** Which library file was loaded. */
+  readonly path: string;
+  readonly threads: number;
+  /**
+   * c[m, n] = op(a) @ op(b) for row-major a and b, where op transposes when the flag is
+   * set; `k` is the shared dimension.
+   */
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    beta?: number,
+  ): void;
+}
+
+/** Opens OpenBLAS, or throws an error that says what to install. */
+export function openBlas(): Blas {
+  const wanted = Deno.env.get("RNNKIT_BLAS_LIB");
+  const errors: string[] = [];
+  for (const path of wanted ? [wanted] : CANDIDATES) {
+    try {
+      const lib = Deno.dlopen(path, SYMBOLS).symbols;
+      const threads = Number(Deno.env.get("RNNKIT_BLAS_THREADS") ?? 0);
+      if (threads > 0) lib.openblas_set_num_threads(threads);
+      return {
+        path,
+        threads: lib.openblas_get_num_threads(),
+        sgemm(transA, transB, m, n, k, a, b, c, beta = 0) {
+          lib.cblas_sgemm(
+            ROW_MAJOR,
+            transA ? TRANS : NO_TRANS,
+            transB ? TRANS : NO_TRANS,
+            m,
+            n,
+            k,
+            1,
+            a,
+            transA ? m : k,
+            b,
+            transB ? k : n,
+            beta,
+            c,
+            n,
+          );
+        },
+      };
+    } catch (e) {
+      errors.push(`${path}: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  throw new Error(
+    `rnnkit: backend "blas" needs OpenBLAS (Debian: apt-get install libopenblas0-pthread; ` +
+      `or set RNNKIT_BLAS_LIB to the library file). Tried ${errors.join("; ")}`,
+  );
+}
