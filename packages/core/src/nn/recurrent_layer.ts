@@ -106,7 +106,6 @@ interface LoopArgs {
 
 /** The time loop from core ops: ~10-30 backend calls per step. */
 function compositeLoop({ mode, seq, batch, reverse, xp, state, w }: LoopArgs): Loop {
-  const size = state.h.shape[1];
   const steps = Array(seq).fill(batch);
   const order = [...Array(seq).keys()].map((k) => (reverse ? seq - 1 - k : k));
   const saved: Saved[] = new Array(seq);
