@@ -17,9 +17,23 @@ import {
   type Values,
 } from "./host_tensor.ts";
 import { recurrentBackward, recurrentForward } from "./recurrent_kernels.ts";
+import { sigmoid, tanh } from "./fast_math.ts";
+import { adamStep } from "./adam_step.ts";
 
 type Unary = (x: Float32Array, out: Float32Array) => void;
-type Binary = (a: Float32Array, b: Float32Array, out: Float32Array) => void;
+/**
+ * o[r, j] = a[r, j] op b[r * bRow + j * bCol] over rows of `cols`: b is either the same
+ * shape (bRow = cols, bCol = 1), repeated along rows (a bias: bRow = 0, bCol = 1) or one
+ * value per row (bRow = 1, bCol = 0).
+ */
+type Binary = (
+  a: Float32Array,
+  b: Float32Array,
+  o: Float32Array,
+  cols: number,
+  bRow: number,
+  bCol: number,
+) => void;
 
 // One loop per op (not one loop calling a function per element) so V8 compiles each
 // with its arithmetic inlined.
@@ -37,10 +51,10 @@ const UNARY: Record<string, Unary> = {
     for (let i = 0; i < x.length; i++) o[i] = Math.sqrt(x[i]);
   },
   tanh: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = Math.tanh(x[i]);
+    for (let i = 0; i < x.length; i++) o[i] = tanh(x[i]);
   },
   sigmoid: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = 1 / (1 + Math.exp(-x[i]));
+    for (let i = 0; i < x.length; i++) o[i] = sigmoid(x[i]);
   },
   relu: (x, o) => {
     for (let i = 0; i < x.length; i++) o[i] = x[i] > 0 ? x[i] : 0;
@@ -51,17 +65,25 @@ const UNARY: Record<string, Unary> = {
 };
 
 const BINARY: Record<string, Binary> = {
-  add: (a, b, o) => {
-    for (let i = 0; i < o.length; i++) o[i] = a[i] + b[i];
+  add: (a, b, o, cols, bRow, bCol) => {
+    for (let r = 0, i = 0; i < o.length; r++) {
+      for (let j = 0; j < cols; j++, i++) o[i] = a[i] + b[r * bRow + j * bCol];
+    }
   },
-  sub: (a, b, o) => {
-    for (let i = 0; i < o.length; i++) o[i] = a[i] - b[i];
+  sub: (a, b, o, cols, bRow, bCol) => {
+    for (let r = 0, i = 0; i < o.length; r++) {
+      for (let j = 0; j < cols; j++, i++) o[i] = a[i] - b[r * bRow + j * bCol];
+    }
   },
-  mul: (a, b, o) => {
-    for (let i = 0; i < o.length; i++) o[i] = a[i] * b[i];
+  mul: (a, b, o, cols, bRow, bCol) => {
+    for (let r = 0, i = 0; i < o.length; r++) {
+      for (let j = 0; j < cols; j++, i++) o[i] = a[i] * b[r * bRow + j * bCol];
+    }
   },
-  div: (a, b, o) => {
-    for (let i = 0; i < o.length; i++) o[i] = a[i] / b[i];
+  div: (a, b, o, cols, bRow, bCol) => {
+    for (let r = 0, i = 0; i < o.length; r++) {
+      for (let j = 0; j < cols; j++, i++) o[i] = a[i] / b[r * bRow + j * bCol];
+    }
   },
 };
 
@@ -76,6 +98,12 @@ function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
     }
     return Math.max(x, y);
   });
+}
+
+/** Whether `b` broadcast to `out` is b's values repeated: b's shape, 1s aside, is a suffix. */
+function repeatsAlongRows(b: readonly number[], out: readonly number[]): boolean {
+  const dims = b.slice(b.findIndex((d) => d !== 1));
+  return sizeOf(b) === 1 || dims.every((d, i) => d === out[out.length - dims.length + i]);
 }
 
 /**
@@ -94,7 +122,9 @@ function copyStrided(src: Values, shape: readonly number[], strides: number[], d
   const index = new Array<number>(rank - 1).fill(0);
   let base = 0;
   for (let row = 0, o = 0; row < outer; row++) {
-    for (let j = 0, s = base; j < inner; j++, s += innerStride) dst[o++] = src[s];
+    if (innerStride === 1) dst.set(src.subarray(base, base + inner), o);
+    else for (let j = 0, s = base; j < inner; j++, s += innerStride) dst[o + j] = src[s];
+    o += inner;
     // Advance the multi-index over the outer axes, carrying like an odometer.
     for (let ax = rank - 2; ax >= 0; ax--) {
       base += strides[ax];
@@ -117,6 +147,7 @@ export class BlasBackend implements Backend {
       scatterAddRows: (grad, indices, numRows) => this.#scatterAddRows(grad, indices, numRows),
       recurrentForward: (args) => recurrentForward(this.#mem, blas, args),
       recurrentBackward: (args) => recurrentBackward(this.#mem, blas, args),
+      adamStep: (args) => adamStep(this.#mem, args),
     };
   }
 
@@ -312,6 +343,14 @@ export class BlasBackend implements Backend {
     return H(out);
   }
 
+  #onesBuffer = new Float32Array(0);
+
+  /** n ones (a shared, read-only buffer). */
+  #ones(n: number): Float32Array {
+    if (this.#onesBuffer.length < n) this.#onesBuffer = new Float32Array(n).fill(1);
+    return this.#onesBuffer.subarray(0, n);
+  }
+
   #alloc(shape: readonly number[], dtype: DType): HostTensor {
     return dtype === "float32"
       ? this.#mem.float(shape)
@@ -342,11 +381,28 @@ export class BlasBackend implements Backend {
     const [ta, tb] = [T(a), T(b)];
     const shape = broadcastShapes(ta.shape, tb.shape);
     const n = sizeOf(shape);
-    // Operands of another size are expanded first: one extra pass, only where broadcasting.
+    const cols = shape.at(-1) ?? 1;
+    // b the same size, repeated along rows (a bias, a scalar) or one value per row (a
+    // keepDims reduction) needs no copy; any other broadcast expands the operand first.
     const xa = sizeOf(ta.shape) === n ? ta : this.#expand(ta, shape);
-    const xb = sizeOf(tb.shape) === n ? tb : this.#expand(tb, shape);
+    const perRow = sizeOf(tb.shape) === n / cols && tb.shape.at(-1) === 1;
+    const xb = sizeOf(tb.shape) === n || perRow || repeatsAlongRows(tb.shape, shape)
+      ? tb
+      : this.#expand(tb, shape);
+    const bSize = sizeOf(xb.shape);
+    const [bRow, bCol] = bSize === n ? [cols, 1] : perRow ? [1, 0] : [0, 1];
     const out = this.#mem.float(shape);
-    f(xa.store.data as Float32Array, xb.store.data as Float32Array, out.store.data);
+    if (n > 0) {
+      const bCols = bSize === n || perRow ? cols : bSize;
+      f(
+        xa.store.data as Float32Array,
+        xb.store.data as Float32Array,
+        out.store.data,
+        bCols,
+        bRow,
+        bCol,
+      );
+    }
     if (xa !== ta) this.#mem.dispose(xa);
     if (xb !== tb) this.#mem.dispose(xb);
     return H(out);
@@ -368,7 +424,9 @@ export class BlasBackend implements Backend {
     if (rows === 1 || [...reduced].every((a) => a >= kept.length)) {
       reduceRows(F(x), rows, width, op, o);
     } else if ([...reduced].every((a) => a < reduced.size)) {
-      reduceLeading(F(x), width, rows, op, o);
+      // Sums over leading axes (bias gradients) as ones @ x: sgemm streams x once.
+      if (op === "sum") this.blas.sgemm(false, false, 1, rows, width, this.#ones(width), F(x), o);
+      else reduceLeading(F(x), width, rows, op, o);
     } else {
       const moved = H(this.#strided(
         t,

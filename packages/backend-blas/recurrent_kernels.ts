@@ -10,11 +10,10 @@
 import type { Handle, RecurrentArgs } from "@rnnkit/core";
 import type { Blas } from "./openblas.ts";
 import { F, H, type HostMemory } from "./host_tensor.ts";
+import { sigmoid, tanh } from "./fast_math.ts";
 
 const GATES = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 } as const;
 const SAVED = { RNN_TANH: 0, RNN_RELU: 0, LSTM: 6, GRU: 4 } as const;
-
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** Steps in the order they run. */
 function stepOrder(seq: number, reverse: boolean): number[] {
@@ -51,7 +50,7 @@ type ForwardRow = (
 const FORWARD: Record<RecurrentArgs["mode"], ForwardRow> = {
   RNN_TANH: (n, r, xp, hp, bHh, _h, _c, _sv, out) => {
     for (let j = 0; j < n; j++) {
-      out[r.o + j] = Math.tanh(xp[r.x + j] + hp[r.p + j] + (bHh ? bHh[j] : 0));
+      out[r.o + j] = tanh(xp[r.x + j] + hp[r.p + j] + (bHh ? bHh[j] : 0));
     }
   },
   RNN_RELU: (n, r, xp, hp, bHh, _h, _c, _sv, out) => {
@@ -63,20 +62,21 @@ const FORWARD: Record<RecurrentArgs["mode"], ForwardRow> = {
   LSTM: (n, r, xp, hp, bHh, _h, cPrev, sv, out) => {
     const c = cPrev as Float32Array;
     for (let j = 0; j < n; j++) {
-      const [xi, xf, xg, xo] = [r.x + j, r.x + n + j, r.x + 2 * n + j, r.x + 3 * n + j];
-      const [pi, pf, pg, po] = [r.p + j, r.p + n + j, r.p + 2 * n + j, r.p + 3 * n + j];
-      const i = sigmoid(xp[xi] + hp[pi] + (bHh ? bHh[j] : 0));
-      const f = sigmoid(xp[xf] + hp[pf] + (bHh ? bHh[n + j] : 0));
-      const g = Math.tanh(xp[xg] + hp[pg] + (bHh ? bHh[2 * n + j] : 0));
-      const o = sigmoid(xp[xo] + hp[po] + (bHh ? bHh[3 * n + j] : 0));
+      const x = r.x + j;
+      const p = r.p + j;
+      const i = sigmoid(xp[x] + hp[p] + (bHh ? bHh[j] : 0));
+      const f = sigmoid(xp[x + n] + hp[p + n] + (bHh ? bHh[n + j] : 0));
+      const g = tanh(xp[x + 2 * n] + hp[p + 2 * n] + (bHh ? bHh[2 * n + j] : 0));
+      const o = sigmoid(xp[x + 3 * n] + hp[p + 3 * n] + (bHh ? bHh[3 * n + j] : 0));
       const cNext = f * c[r.h + j] + i * g;
-      const tc = Math.tanh(cNext);
-      sv[r.s + j] = i;
-      sv[r.s + n + j] = f;
-      sv[r.s + 2 * n + j] = g;
-      sv[r.s + 3 * n + j] = o;
-      sv[r.s + 4 * n + j] = cNext;
-      sv[r.s + 5 * n + j] = tc;
+      const tc = tanh(cNext);
+      const s = r.s + j;
+      sv[s] = i;
+      sv[s + n] = f;
+      sv[s + 2 * n] = g;
+      sv[s + 3 * n] = o;
+      sv[s + 4 * n] = cNext;
+      sv[s + 5 * n] = tc;
       out[r.o + j] = o * tc;
     }
   },
@@ -85,7 +85,7 @@ const FORWARD: Record<RecurrentArgs["mode"], ForwardRow> = {
       const rr = sigmoid(xp[r.x + j] + hp[r.p + j] + (bHh ? bHh[j] : 0));
       const z = sigmoid(xp[r.x + n + j] + hp[r.p + n + j] + (bHh ? bHh[n + j] : 0));
       const hn = hp[r.p + 2 * n + j] + (bHh ? bHh[2 * n + j] : 0);
-      const nn = Math.tanh(xp[r.x + 2 * n + j] + rr * hn);
+      const nn = tanh(xp[r.x + 2 * n + j] + rr * hn);
       sv[r.s + j] = rr;
       sv[r.s + n + j] = z;
       sv[r.s + 2 * n + j] = nn;

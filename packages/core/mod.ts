@@ -11,6 +11,7 @@
  * @module
  */
 export type {
+  AdamArgs,
   Backend,
   DType,
   FusedOps,

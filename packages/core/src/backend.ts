@@ -117,6 +117,29 @@ export interface FusedOps {
       gC?: Handle;
     },
   ): { dxp: Handle; dhp?: Handle; dh0: Handle; dc0?: Handle };
+  /** One Adam update (`AdamArgs`) in one pass; returns the new p, m and v. The fallback is
+   * a dozen elementwise ops in adam.ts. */
+  adamStep?(args: AdamArgs): { p: Handle; m: Handle; v: Handle };
+}
+
+/**
+ * One Adam step for one parameter, element by element as in PyTorch:
+ * m' = b1 m + (1 - b1) g; v' = b2 v + (1 - b2) g^2;
+ * p' = p - stepSize * m' / (sqrt(v') * invBias2Sqrt + eps).
+ */
+export interface AdamArgs {
+  p: Handle;
+  /** The gradient, weight decay already applied. */
+  g: Handle;
+  m: Handle;
+  v: Handle;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** lr / (1 - beta1^step) */
+  stepSize: number;
+  /** 1 / sqrt(1 - beta2^step) */
+  invBias2Sqrt: number;
 }
 
 export type RecurrentMode = "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU";

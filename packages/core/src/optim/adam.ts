@@ -1,5 +1,6 @@
 import { add, div, full, mul, scale, sqrt, sub } from "../ops.ts";
-import type { Tensor } from "../tensor.ts";
+import { getBackend } from "../engine.ts";
+import { Tensor } from "../tensor.ts";
 import { checkRange, Optimizer, type ParamState } from "./optimizer.ts";
 
 export interface AdamOptions {
@@ -37,10 +38,29 @@ export class Adam extends Optimizer {
     const g = this.decay(p, grad);
     const m = this.buffer(s, "expAvg", p);
     const v = this.buffer(s, "expAvgSq", p);
+    const stepSize = this.lr / (1 - b1 ** s.step);
+    const invBias2Sqrt = 1 / Math.sqrt(1 - b2 ** s.step);
+    const fused = getBackend().fused;
+    if (fused?.adamStep) {
+      const r = fused.adamStep({
+        p: p.handle,
+        g: g.handle,
+        m: m.handle,
+        v: v.handle,
+        beta1: b1,
+        beta2: b2,
+        eps: this.eps,
+        stepSize,
+        invBias2Sqrt,
+      });
+      m.assign(new Tensor(r.m, m.shape));
+      v.assign(new Tensor(r.v, v.shape));
+      p.assign(new Tensor(r.p, p.shape));
+      return;
+    }
     m.assign(add(scale(m, b1), scale(g, 1 - b1)));
     v.assign(add(scale(v, b2), scale(mul(g, g), 1 - b2)));
-    const stepSize = this.lr / (1 - b1 ** s.step);
-    const denom = add(scale(sqrt(v), 1 / Math.sqrt(1 - b2 ** s.step)), full([], this.eps));
+    const denom = add(scale(sqrt(v), invBias2Sqrt), full([], this.eps));
     p.assign(sub(p, scale(div(m, denom), stepSize)));
   }
 
