@@ -287,6 +287,10 @@ const PROBES: Record<BackendOp, Probe> = {
         const x = ta ? r.f(aT, [2, 3]) : r.f(a, [3, 2]);
         const y = tb ? r.f(bT, [3, 2]) : r.f(b, [2, 3]);
         await r.expect(r.b.matmul(x, y, ta, tb), product, `transposeA ${ta} transposeB ${tb}`);
+        // One row: a matrix-vector product, which a backend may route elsewhere.
+        const row = r.f(a.slice(0, 2), ta ? [2, 1] : [1, 2]);
+        const what = `one row, transposeA ${ta} transposeB ${tb}`;
+        await r.expect(r.b.matmul(row, y, ta, tb), product.slice(0, 3), what);
       }
     }
   },
