@@ -25,7 +25,7 @@ thread under Deno: with it, training is also measured with data-parallel Deno wo
 
 Options:
   --text FILE        corpus (default ../shared/data/tinyshakespeare.txt from the repo root)
-  --backends LIST    comma-separated: tfjs,wasm,blas,webgpu,webgl (default: all)
+  --backends LIST    comma-separated: tfjs,wasm,native,webgpu,webgl (default: all)
   --configs LIST     comma-separated: rnn,lstm,gru (default: all; rnn with --quick)
   --peers LIST       comma-separated: pytorch,tfjs-layers (default: both; "" for none)
   --wasm-workers N   workers for wasm's data-parallel training rows (default 2; 0: none)
@@ -33,7 +33,7 @@ Options:
   --json FILE        write all raw results to FILE
   -h, --help         this text`;
 
-const BACKENDS = ["tfjs", "wasm", "blas", "webgpu", "webgl"];
+const BACKENDS = ["tfjs", "wasm", "native", "webgpu", "webgl"];
 const PEERS = ["pytorch", "tfjs-layers"];
 /** The tfjs-layers peer's name for the backend rnnkit calls `tfjs`. */
 const LAYERS_BACKEND: Record<string, string> = { tfjs: "cpu", wasm: "wasm", webgpu: "webgpu" };

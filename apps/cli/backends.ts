@@ -5,7 +5,7 @@
 import type { Backend } from "@rnnkit/core";
 
 /** Backends that run inside Deno. */
-export const DENO_BACKENDS = ["tfjs", "wasm", "webgpu", "blas"] as const;
+export const DENO_BACKENDS = ["tfjs", "wasm", "webgpu", "native"] as const;
 export type BackendName = typeof DENO_BACKENDS[number];
 /** Every backend the CLI offers: webgl runs in headless Chromium. */
 export const BACKEND_NAMES = [...DENO_BACKENDS, "webgl"] as const;
@@ -14,7 +14,7 @@ const loaders: Record<BackendName, () => Promise<Backend>> = {
   tfjs: async () => (await import("@rnnkit/backend-tfjs")).createBackend(),
   wasm: async () => (await import("@rnnkit/backend-wasm")).createBackend(),
   webgpu: async () => (await import("@rnnkit/backend-webgpu")).createBackend(),
-  blas: async () => (await import("@rnnkit/backend-blas")).createBackend(),
+  native: async () => (await import("@rnnkit/backend-native")).createBackend(),
 };
 
 /**

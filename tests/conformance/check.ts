@@ -20,7 +20,7 @@ export interface Tolerance {
 const TOLERANCES: Record<string, Tolerance> = {
   tfjs: { atol: 1e-5, rtol: 1e-5 },
   wasm: { atol: 1e-5, rtol: 1e-5 },
-  blas: { atol: 1e-5, rtol: 1e-5 },
+  native: { atol: 1e-5, rtol: 1e-5 },
   webgl: { atol: 1e-4, rtol: 1e-4 },
   webgpu: { atol: 1e-4, rtol: 1e-4 },
 };

@@ -1,10 +1,11 @@
 /**
- * The op interface on host memory: elementwise ops, reductions and movement are plain
- * TypeScript loops over typed arrays; matrix products go to OpenBLAS. An op costs about
- * a microsecond plus its arithmetic, so unlike tfjs there is little to gain from
- * batching small ops; the recurrent time loop is fused (recurrent_kernels.ts).
+ * The op interface on host memory. TypeScript does the bookkeeping and moves data
+ * (reshape shares a buffer; split, concat, transpose and gather copy rows); the arithmetic
+ * runs in native kernels (kernels.c) and matrix products in OpenBLAS. An op costs well
+ * under a microsecond plus its arithmetic; the recurrent time loop and the Adam update
+ * are fused (recurrent_kernels.ts, FusedOps.adamStep).
  */
-import type { Backend, DType, FusedOps, Handle } from "@rnnkit/core";
+import type { AdamArgs, Backend, DType, FusedOps, Handle } from "@rnnkit/core";
 import type { Blas } from "./openblas.ts";
 import {
   F,
@@ -16,76 +17,8 @@ import {
   T,
   type Values,
 } from "./host_tensor.ts";
+import { BINARY, type Kernels, REDUCE, UNARY } from "./kernels.ts";
 import { recurrentBackward, recurrentForward } from "./recurrent_kernels.ts";
-import { sigmoid, tanh } from "./fast_math.ts";
-import { adamStep } from "./adam_step.ts";
-
-type Unary = (x: Float32Array, out: Float32Array) => void;
-/**
- * o[r, j] = a[r, j] op b[r * bRow + j * bCol] over rows of `cols`: b is either the same
- * shape (bRow = cols, bCol = 1), repeated along rows (a bias: bRow = 0, bCol = 1) or one
- * value per row (bRow = 1, bCol = 0).
- */
-type Binary = (
-  a: Float32Array,
-  b: Float32Array,
-  o: Float32Array,
-  cols: number,
-  bRow: number,
-  bCol: number,
-) => void;
-
-// One loop per op (not one loop calling a function per element) so V8 compiles each
-// with its arithmetic inlined.
-const UNARY: Record<string, Unary> = {
-  neg: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = -x[i];
-  },
-  exp: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = Math.exp(x[i]);
-  },
-  log: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = Math.log(x[i]);
-  },
-  sqrt: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = Math.sqrt(x[i]);
-  },
-  tanh: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = tanh(x[i]);
-  },
-  sigmoid: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = sigmoid(x[i]);
-  },
-  relu: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = x[i] > 0 ? x[i] : 0;
-  },
-  step: (x, o) => {
-    for (let i = 0; i < x.length; i++) o[i] = x[i] > 0 ? 1 : 0;
-  },
-};
-
-const BINARY: Record<string, Binary> = {
-  add: (a, b, o, cols, bRow, bCol) => {
-    for (let r = 0, i = 0; i < o.length; r++) {
-      for (let j = 0; j < cols; j++, i++) o[i] = a[i] + b[r * bRow + j * bCol];
-    }
-  },
-  sub: (a, b, o, cols, bRow, bCol) => {
-    for (let r = 0, i = 0; i < o.length; r++) {
-      for (let j = 0; j < cols; j++, i++) o[i] = a[i] - b[r * bRow + j * bCol];
-    }
-  },
-  mul: (a, b, o, cols, bRow, bCol) => {
-    for (let r = 0, i = 0; i < o.length; r++) {
-      for (let j = 0; j < cols; j++, i++) o[i] = a[i] * b[r * bRow + j * bCol];
-    }
-  },
-  div: (a, b, o, cols, bRow, bCol) => {
-    for (let r = 0, i = 0; i < o.length; r++) {
-      for (let j = 0; j < cols; j++, i++) o[i] = a[i] / b[r * bRow + j * bCol];
-    }
-  },
-};
 
 /** NumPy's broadcast of two shapes, or an error naming both. */
 function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
@@ -94,23 +27,32 @@ function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
     const x = a[a.length - rank + i] ?? 1;
     const y = b[b.length - rank + i] ?? 1;
     if (x !== y && x !== 1 && y !== 1) {
-      throw new Error(`rnnkit blas: cannot broadcast shapes [${a}] and [${b}]`);
+      throw new Error(`rnnkit native: cannot broadcast shapes [${a}] and [${b}]`);
     }
     return Math.max(x, y);
   });
 }
 
 /** Whether `b` broadcast to `out` is b's values repeated: b's shape, 1s aside, is a suffix. */
-function repeatsAlongRows(b: readonly number[], out: readonly number[]): boolean {
+function repeatsAlongRows(
+  b: readonly number[],
+  out: readonly number[],
+): boolean {
   const dims = b.slice(b.findIndex((d) => d !== 1));
-  return sizeOf(b) === 1 || dims.every((d, i) => d === out[out.length - dims.length + i]);
+  return sizeOf(b) === 1 ||
+    dims.every((d, i) => d === out[out.length - dims.length + i]);
 }
 
 /**
  * Copies `src` (with `shape` and element strides `strides`, 0 for broadcast axes) into
  * the contiguous `dst`. The innermost axis is a plain loop.
  */
-function copyStrided(src: Values, shape: readonly number[], strides: number[], dst: Values): void {
+function copyStrided(
+  src: Values,
+  shape: readonly number[],
+  strides: number[],
+  dst: Values,
+): void {
   const rank = shape.length;
   if (rank === 0) {
     dst[0] = src[0];
@@ -123,7 +65,9 @@ function copyStrided(src: Values, shape: readonly number[], strides: number[], d
   let base = 0;
   for (let row = 0, o = 0; row < outer; row++) {
     if (innerStride === 1) dst.set(src.subarray(base, base + inner), o);
-    else for (let j = 0, s = base; j < inner; j++, s += innerStride) dst[o + j] = src[s];
+    else {for (let j = 0, s = base; j < inner; j++, s += innerStride) {
+        dst[o + j] = src[s];
+      }}
     o += inner;
     // Advance the multi-index over the outer axes, carrying like an odometer.
     for (let ax = rank - 2; ax >= 0; ax--) {
@@ -135,23 +79,27 @@ function copyStrided(src: Values, shape: readonly number[], strides: number[], d
   }
 }
 
-export class BlasBackend implements Backend {
-  readonly name = "blas";
+export class NativeBackend implements Backend {
+  readonly name = "native";
   readonly description: string;
   readonly fused: FusedOps;
   readonly #mem = new HostMemory();
 
-  constructor(readonly blas: Blas) {
-    this.description = `OpenBLAS ${blas.path}, ${blas.threads} thread(s)`;
+  constructor(readonly blas: Blas, readonly kernels: Kernels, kernelsPath: string) {
+    this.description = `kernels ${kernelsPath}; OpenBLAS ${blas.path}, ${blas.threads} thread(s)`;
     this.fused = {
       scatterAddRows: (grad, indices, numRows) => this.#scatterAddRows(grad, indices, numRows),
-      recurrentForward: (args) => recurrentForward(this.#mem, blas, args),
-      recurrentBackward: (args) => recurrentBackward(this.#mem, blas, args),
-      adamStep: (args) => adamStep(this.#mem, args),
+      recurrentForward: (args) => recurrentForward(this.#mem, blas, kernels, args),
+      recurrentBackward: (args) => recurrentBackward(this.#mem, blas, kernels, args),
+      adamStep: (args) => this.#adamStep(args),
     };
   }
 
-  fromArray(values: Float32Array | Int32Array, shape: readonly number[], dtype: DType): Handle {
+  fromArray(
+    values: Float32Array | Int32Array,
+    shape: readonly number[],
+    dtype: DType,
+  ): Handle {
     const data = dtype === "int32" ? Int32Array.from(values) : Float32Array.from(values);
     return H(this.#mem.adopt(data, [...shape], dtype));
   }
@@ -201,10 +149,8 @@ export class BlasBackend implements Backend {
   }
 
   scale(a: Handle, s: number): Handle {
-    const x = F(a);
     const out = this.#mem.float(T(a).shape);
-    const o = out.store.data;
-    for (let i = 0; i < x.length; i++) o[i] = x[i] * s;
+    this.kernels.rk_scale(F(a), s, out.store.data, out.store.data.length);
     return H(out);
   }
 
@@ -240,14 +186,28 @@ export class BlasBackend implements Backend {
     return this.#unary(UNARY.step, x);
   }
 
-  matmul(a: Handle, b: Handle, transposeA: boolean, transposeB: boolean): Handle {
+  matmul(
+    a: Handle,
+    b: Handle,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): Handle {
     const [ar, ac] = T(a).shape;
     const [br, bc] = T(b).shape;
     const [m, k] = transposeA ? [ac, ar] : [ar, ac];
     const n = transposeB ? br : bc;
     const out = this.#mem.float([m, n]);
     if (k === 0) out.store.data.fill(0);
-    else this.blas.sgemm(transposeA, transposeB, m, n, k, F(a), F(b), out.store.data);
+    else {this.blas.sgemm(
+        transposeA,
+        transposeB,
+        m,
+        n,
+        k,
+        F(a),
+        F(b),
+        out.store.data,
+      );}
     return H(out);
   }
 
@@ -266,7 +226,13 @@ export class BlasBackend implements Backend {
   transpose(x: Handle, perm: readonly number[]): Handle {
     const t = T(x);
     const strides = stridesOf(t.shape);
-    return H(this.#strided(t, perm.map((p) => t.shape[p]), perm.map((p) => strides[p])));
+    return H(
+      this.#strided(
+        t,
+        perm.map((p) => t.shape[p]),
+        perm.map((p) => strides[p]),
+      ),
+    );
   }
 
   broadcastTo(x: Handle, shape: readonly number[]): Handle {
@@ -286,7 +252,10 @@ export class BlasBackend implements Backend {
       const dst = piece.store.data;
       const len = n * inner;
       for (let r = 0; r < outer; r++) {
-        dst.set(src.subarray(r * width + offset, r * width + offset + len), r * len);
+        dst.set(
+          src.subarray(r * width + offset, r * width + offset + len),
+          r * len,
+        );
       }
       offset += len;
       return H(piece);
@@ -297,7 +266,10 @@ export class BlasBackend implements Backend {
     const ts = xs.map(T);
     const first = ts[0];
     const total = ts.reduce((s, t) => s + t.shape[axis], 0);
-    const out = this.#alloc(first.shape.map((d, i) => (i === axis ? total : d)), first.dtype);
+    const out = this.#alloc(
+      first.shape.map((d, i) => (i === axis ? total : d)),
+      first.dtype,
+    );
     const dst = out.store.data;
     const outer = sizeOf(first.shape.slice(0, axis));
     const inner = sizeOf(first.shape.slice(axis + 1));
@@ -322,9 +294,14 @@ export class BlasBackend implements Backend {
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
       if (r < 0 || r >= t.shape[0]) {
-        throw new RangeError(`rnnkit blas: gather index ${r} outside [0, ${t.shape[0]})`);
+        throw new RangeError(
+          `rnnkit native: gather index ${r} outside [0, ${t.shape[0]})`,
+        );
       }
-      out.store.data.set(t.store.data.subarray(r * width, (r + 1) * width), i * width);
+      out.store.data.set(
+        t.store.data.subarray(r * width, (r + 1) * width),
+        i * width,
+      );
     }
     return H(out);
   }
@@ -343,21 +320,17 @@ export class BlasBackend implements Backend {
     return H(out);
   }
 
-  #onesBuffer = new Float32Array(0);
-
-  /** n ones (a shared, read-only buffer). */
-  #ones(n: number): Float32Array {
-    if (this.#onesBuffer.length < n) this.#onesBuffer = new Float32Array(n).fill(1);
-    return this.#onesBuffer.subarray(0, n);
-  }
-
   #alloc(shape: readonly number[], dtype: DType): HostTensor {
     return dtype === "float32"
       ? this.#mem.float(shape)
       : this.#mem.adopt(new Int32Array(sizeOf(shape)), shape, dtype);
   }
 
-  #strided(t: HostTensor, shape: readonly number[], strides: number[]): HostTensor {
+  #strided(
+    t: HostTensor,
+    shape: readonly number[],
+    strides: number[],
+  ): HostTensor {
     const out = this.#alloc(shape, t.dtype);
     copyStrided(t.store.data, shape, strides, out.store.data);
     return out;
@@ -367,17 +340,20 @@ export class BlasBackend implements Backend {
   #expand(t: HostTensor, shape: readonly number[]): HostTensor {
     const lead = shape.length - t.shape.length;
     const own = stridesOf(t.shape);
-    const strides = shape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : own[i - lead]));
+    const strides = shape.map((
+      _,
+      i,
+    ) => (i < lead || t.shape[i - lead] === 1 ? 0 : own[i - lead]));
     return this.#strided(t, shape, strides);
   }
 
-  #unary(f: Unary, x: Handle): Handle {
+  #unary(op: number, x: Handle): Handle {
     const out = this.#mem.float(T(x).shape);
-    f(F(x), out.store.data);
+    this.kernels.rk_unary(op, F(x), out.store.data, out.store.data.length);
     return H(out);
   }
 
-  #binary(f: Binary, a: Handle, b: Handle): Handle {
+  #binary(op: number, a: Handle, b: Handle): Handle {
     const [ta, tb] = [T(a), T(b)];
     const shape = broadcastShapes(ta.shape, tb.shape);
     const n = sizeOf(shape);
@@ -389,26 +365,21 @@ export class BlasBackend implements Backend {
     const xb = sizeOf(tb.shape) === n || perRow || repeatsAlongRows(tb.shape, shape)
       ? tb
       : this.#expand(tb, shape);
+    // Rows of `width` values: the whole tensor (same shape), b's length (repeated) or the
+    // last axis (one b value per row); see rk_binary.
     const bSize = sizeOf(xb.shape);
-    const [bRow, bCol] = bSize === n ? [cols, 1] : perRow ? [1, 0] : [0, 1];
+    const [width, bRow, bCol] = bSize === n ? [n, n, 1] : perRow ? [cols, 1, 0] : [bSize, 0, 1];
     const out = this.#mem.float(shape);
     if (n > 0) {
-      const bCols = bSize === n || perRow ? cols : bSize;
-      f(
-        xa.store.data as Float32Array,
-        xb.store.data as Float32Array,
-        out.store.data,
-        bCols,
-        bRow,
-        bCol,
-      );
+      const [xaData, xbData] = [xa.store.data as Float32Array, xb.store.data as Float32Array];
+      this.kernels.rk_binary(op, xaData, xbData, out.store.data, n, width, bRow, bCol);
     }
     if (xa !== ta) this.#mem.dispose(xa);
     if (xb !== tb) this.#mem.dispose(xb);
     return H(out);
   }
 
-  /** Sum or max over `axes`: the reduced axes are moved last, then each row is reduced. */
+  /** Sum or max over `axes`: over trailing or leading axes directly, else moved last. */
   #reduce(x: Handle, axes: readonly number[], keepDims: boolean, op: "sum" | "max"): Handle {
     const t = T(x);
     const rank = t.shape.length;
@@ -421,44 +392,39 @@ export class BlasBackend implements Backend {
     const o = out.store.data;
     const rows = o.length;
     const width = rows === 0 ? 0 : sizeOf(t.shape) / rows;
+    const code = REDUCE[op];
     if (rows === 1 || [...reduced].every((a) => a >= kept.length)) {
-      reduceRows(F(x), rows, width, op, o);
+      this.kernels.rk_reduce_rows(code, F(x), rows, width, o);
     } else if ([...reduced].every((a) => a < reduced.size)) {
-      // Sums over leading axes (bias gradients) as ones @ x: sgemm streams x once.
-      if (op === "sum") this.blas.sgemm(false, false, 1, rows, width, this.#ones(width), F(x), o);
-      else reduceLeading(F(x), width, rows, op, o);
+      this.kernels.rk_reduce_cols(code, F(x), width, rows, new Float64Array(rows), o);
     } else {
-      const moved = H(this.#strided(
-        t,
-        [...kept, ...reduced].map((a) => t.shape[a]),
-        [
-          ...kept,
-          ...reduced,
-        ].map((a) => stridesOf(t.shape)[a]),
-      ));
-      reduceRows(F(moved), rows, width, op, o);
-      this.dispose(moved);
+      const strides = stridesOf(t.shape);
+      const order = [...kept, ...reduced];
+      const moved = this.#strided(t, order.map((a) => t.shape[a]), order.map((a) => strides[a]));
+      this.kernels.rk_reduce_rows(code, moved.store.data as Float32Array, rows, width, o);
+      this.#mem.dispose(moved);
     }
     return H(out);
   }
-}
 
-/** o[r] = sum or max of x[r, :] for x [rows, width]; sums accumulate in float64. */
-function reduceRows(x: Float32Array, rows: number, width: number, op: string, o: Float32Array) {
-  for (let r = 0, base = 0; r < rows; r++, base += width) {
-    let acc = op === "sum" ? 0 : -Infinity;
-    if (op === "sum") { for (let j = 0; j < width; j++) acc += x[base + j]; }
-    else for (let j = 0; j < width; j++) acc = x[base + j] > acc ? x[base + j] : acc;
-    o[r] = acc;
+  #adamStep(a: AdamArgs) {
+    const shape = T(a.p).shape;
+    const [p, m, v] = [this.#mem.float(shape), this.#mem.float(shape), this.#mem.float(shape)];
+    this.kernels.rk_adam(
+      F(a.p),
+      F(a.g),
+      F(a.m),
+      F(a.v),
+      p.store.data,
+      m.store.data,
+      v.store.data,
+      p.store.data.length,
+      a.beta1,
+      a.beta2,
+      a.eps,
+      a.stepSize,
+      a.invBias2Sqrt,
+    );
+    return { p: H(p), m: H(m), v: H(v) };
   }
-}
-
-/** o[c] = sum or max of x[:, c] for x [n, cols]; reads rows in memory order. */
-function reduceLeading(x: Float32Array, n: number, cols: number, op: string, o: Float32Array) {
-  const acc = new Float64Array(cols).fill(op === "sum" ? 0 : -Infinity);
-  for (let r = 0, base = 0; r < n; r++, base += cols) {
-    if (op === "sum") { for (let c = 0; c < cols; c++) acc[c] += x[base + c]; }
-    else for (let c = 0; c < cols; c++) acc[c] = x[base + c] > acc[c] ? x[base + c] : acc[c];
-  }
-  o.set(acc);
 }

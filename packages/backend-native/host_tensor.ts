@@ -40,10 +40,14 @@ export class HostMemory {
   #bytes = 0;
 
   /** A float32 tensor with unspecified contents (callers overwrite every element). */
-  float(shape: readonly number[]): HostTensor & { store: { data: Float32Array } } {
+  float(
+    shape: readonly number[],
+  ): HostTensor & { store: { data: Float32Array } } {
     const n = sizeOf(shape);
     const data = this.#free.get(n)?.pop() ?? new Float32Array(n);
-    return this.#wrap(data, shape, "float32") as HostTensor & { store: { data: Float32Array } };
+    return this.#wrap(data, shape, "float32") as HostTensor & {
+      store: { data: Float32Array };
+    };
   }
 
   /** A tensor of `dtype` holding `data` (taken over, not copied). */

@@ -131,7 +131,7 @@ export function openBlas(): Blas {
     }
   }
   throw new Error(
-    `rnnkit: backend "blas" needs OpenBLAS (Debian: apt-get install libopenblas0-pthread; ` +
+    `rnnkit: backend "native" needs OpenBLAS (Debian: apt-get install libopenblas0-pthread; ` +
       `or set RNNKIT_BLAS_LIB to the library file). Tried ${errors.join("; ")}`,
   );
 }
