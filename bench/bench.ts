@@ -18,7 +18,8 @@ const HELP = `Usage: deno task bench [options]
 Training throughput (Embedding(V,64) -> cell -> Linear(H,V), batch 32 x 64 chars, Adam 2e-3)
 for configs rnn (RNN h128 x1), lstm (LSTM h256 x2), gru (GRU h256 x2); the seed's toy model
 ms/epoch; greedy generation (LSTM h256 x2, batch 1) chars/s; peak RSS. Peers: PyTorch
-(/usr/bin/python3, 1 and 2 threads) and tfjs-layers on the same backend. webgl runs in
+(/usr/bin/python3, 1 and 2 threads) and tfjs-layers on the same backend (for native, which
+tfjs has no counterpart of, on wasm). webgl runs in
 headless Chromium (/usr/bin/chromium), where peak RSS is not measured. wasm runs one
 thread under Deno: with it, training is also measured with data-parallel Deno workers
 (as \`train --workers N\`), in rows of its own ("wasm x2 workers").
@@ -35,8 +36,17 @@ Options:
 
 const BACKENDS = ["tfjs", "wasm", "native", "webgpu", "webgl"];
 const PEERS = ["pytorch", "tfjs-layers"];
-/** The tfjs-layers peer's name for the backend rnnkit calls `tfjs`. */
-const LAYERS_BACKEND: Record<string, string> = { tfjs: "cpu", wasm: "wasm", webgpu: "webgpu" };
+/**
+ * The tfjs backend tfjs-layers runs on as each rnnkit backend's peer: the same one, except
+ * for native, which tfjs has no counterpart of: there the peer is tfjs-layers on wasm, the
+ * fastest tfjs CPU backend here (measured once, shared with the wasm rows).
+ */
+const LAYERS_BACKEND: Record<string, string> = {
+  tfjs: "cpu",
+  wasm: "wasm",
+  native: "wasm",
+  webgpu: "webgpu",
+};
 /** Why there is no tfjs-layers peer for a backend missing from LAYERS_BACKEND. */
 const NO_LAYERS: Record<string, string> = {
   webgl: "tfjs-layers has no webgl peer in bench (tfjs-layers in the browser is out of scope)",
@@ -255,6 +265,9 @@ async function main(): Promise<number> {
         "--allow-read",
         "--allow-env",
         "--allow-ffi",
+        // native builds its kernels on first use: runs cc, writes its cache.
+        "--allow-run",
+        "--allow-write",
         "bench/run_backend.ts",
         "--backend",
         b,
@@ -278,6 +291,12 @@ async function main(): Promise<number> {
       : !layersBackend
       ? NO_LAYERS[b] ?? `tfjs-layers has no ${b} backend here`
       : null;
+    const measured = Object.keys(P.tfjsLayers).find((k) => LAYERS_BACKEND[k] === layersBackend);
+    if (!noLayers && measured) {
+      P.tfjsLayers[b] = P.tfjsLayers[measured];
+      P.tfjsLayersGenerate[b] = P.tfjsLayersGenerate[measured];
+      continue;
+    }
     P.tfjsLayers[b] = {};
     const layersPeer = (what: string, ...extra: string[]) =>
       runJson(`tfjs-layers ${layersBackend} ${what}`, deno, [
@@ -405,6 +424,7 @@ function report(R: Json, runs: Run[], configs: string[]): string {
       trainRows,
       trainNotes,
     ),
+    "\ntfjs-layers runs on the same tfjs backend as each row; for native (tfjs has none) on wasm.",
   );
 
   const toyNotes = new Set<string>();

@@ -1,11 +1,13 @@
 /**
  * `deno task test`: type-check, lint and format check, the unit tests, then the
  * conformance suite once per backend. A backend that cannot run here (no Chromium, no
- * WebGPU adapter) is skipped with the reason; everything else must pass.
+ * WebGPU adapter, no OpenBLAS or C compiler) is skipped with the reason; everything else
+ * must pass.
  * Prints one summary line at the end: "N passed, N failed, N skipped".
  */
 import { describeAdapter } from "@rnnkit/backend-webgpu";
 import { chromiumPath, runInChromium } from "@rnnkit/backend-webgl/chromium";
+import { loadBackend } from "@rnnkit/cli/backends";
 
 const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;
@@ -99,6 +101,11 @@ await denoTest("unit tests", ["tests/unit/", "packages/backend-webgl/"]);
 for (const backend of ["tfjs", "wasm"]) {
   await denoTest(`conformance: ${backend}`, ["tests/conformance/"], { RNNKIT_BACKEND: backend });
 }
+// native needs OpenBLAS and a C compiler: when either is missing, its conformance step is
+// reported as skipped with the reason (its own error message).
+const native = await loadBackend("native").then(() => null, (e: Error) => e.message);
+if (native) skip("conformance: native", native.replace(/^rnnkit: /, ""));
+else await denoTest("conformance: native", ["tests/conformance/"], { RNNKIT_BACKEND: "native" });
 const adapter = await describeAdapter();
 if (adapter.startsWith("no ")) skip("conformance: webgpu", adapter);
 else {

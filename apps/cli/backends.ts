@@ -5,7 +5,7 @@
 import type { Backend } from "@rnnkit/core";
 
 /** Backends that run inside Deno. */
-export const DENO_BACKENDS = ["tfjs", "wasm", "webgpu", "native"] as const;
+export const DENO_BACKENDS = ["tfjs", "wasm", "native", "webgpu"] as const;
 export type BackendName = typeof DENO_BACKENDS[number];
 /** Every backend the CLI offers: webgl runs in headless Chromium. */
 export const BACKEND_NAMES = [...DENO_BACKENDS, "webgl"] as const;

@@ -43,7 +43,7 @@ import {
 import { DataParallel } from "./data_parallel.ts";
 import { Progress } from "./progress.ts";
 import { choiceFlag, type FlagSpec, intFlag, numberFlag, parse, UsageError } from "./args.ts";
-import { BACKEND_NAMES, DEFAULT_BACKEND, loadBackend } from "./backends.ts";
+import { BACKEND_NAMES, DEFAULT_BACKEND, DENO_BACKENDS, loadBackend } from "./backends.ts";
 import { lossPlotSvg } from "./plot.ts";
 
 /** Validation reads at most this many windows, spread evenly over the validation part. */
@@ -87,7 +87,9 @@ Options:
                          --steps; the other options default to the saved run's, and the
                          model, seed and data options cannot change. Saves go on to FILE
                          unless --save names another.
-  --backend NAME         tfjs | wasm | webgpu (default: ${DEFAULT_BACKEND}; webgl cannot train on --text)
+  --backend NAME         ${
+  DENO_BACKENDS.join(" | ")
+} (default: ${DEFAULT_BACKEND}; webgl cannot train on --text)
   --workers N            compute each step's gradients in N worker threads, each on its share
                          of the batch (data parallel; uses N cores; random batching only)
                          (default: 1)
@@ -229,7 +231,7 @@ export async function charLMMain(argv: string[]): Promise<void> {
   if (backendName === "webgl") {
     throw new UsageError(
       "--backend webgl cannot train on --text (it runs the toy models in Chromium only); " +
-        "use tfjs, wasm or webgpu",
+        `use ${DENO_BACKENDS.join(", ")}`,
     );
   }
   const workers = intFlag(flags, "workers", 1) ?? 1;

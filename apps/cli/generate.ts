@@ -10,7 +10,7 @@
 import { generate, Random, setBackend } from "@rnnkit/core";
 import { loadCharLM } from "../../packages/core/src/io/charlm_checkpoint.ts";
 import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
-import { BACKEND_NAMES, DEFAULT_BACKEND, loadBackend } from "./backends.ts";
+import { BACKEND_NAMES, DEFAULT_BACKEND, DENO_BACKENDS, loadBackend } from "./backends.ts";
 
 const HELP = `Usage: deno task generate --checkpoint FILE --prompt TEXT [options]
 
@@ -24,7 +24,7 @@ Options:
   --temperature T        softmax temperature; 0 = greedy argmax (default: 1)
   --top-k K              sample among the K most likely characters only (default: all)
   --seed S               seed of the sampling generator; same seed, same text (default: 0)
-  --backend NAME         tfjs | wasm | webgpu (default: ${DEFAULT_BACKEND})
+  --backend NAME         ${DENO_BACKENDS.join(" | ")} (default: ${DEFAULT_BACKEND})
   -h, --help             show this help
 
 stdout is exactly the prompt and the generated text, with a final newline only when it is
@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<void> {
   const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, DEFAULT_BACKEND);
   if (backendName === "webgl") {
     throw new UsageError(
-      "--backend webgl runs only in a browser; generate runs on tfjs, wasm or webgpu",
+      `--backend webgl runs only in a browser; generate runs on ${DENO_BACKENDS.join(", ")}`,
     );
   }
 

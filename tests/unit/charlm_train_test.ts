@@ -6,6 +6,7 @@
 import "./setup.ts";
 import assert from "node:assert/strict";
 import { CharCorpus, decodeSafetensors, Random, StreamBatcher } from "@rnnkit/core";
+import { loadBackend } from "@rnnkit/cli/backends";
 import { runCli } from "./run_cli.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -282,6 +283,24 @@ Deno.test("--workers 2 computes the same training run (data parallel)", async ()
     assert.equal(stream.code, 2);
     assert.match(stream.stderr, /--workers needs --batching random/);
   });
+});
+
+Deno.test({
+  name: "train --text on native follows the run on wasm (same batches, same weights)",
+  ignore: !(await loadBackend("native").then(() => true, () => false)),
+  fn: () =>
+    withText(async (_dir, text) => {
+      const args = ["--text", text, ...TINY, "--steps", "12", "--dropout", "0"];
+      const numbers = (out: string) => out.match(/-?\d+\.\d+/g)!.slice(0, 2).map(Number);
+      const wasm = await train(...args, "--backend", "wasm");
+      const native = await train(...args, "--backend", "native");
+      assert.equal(native.code, 0, native.stderr);
+      assert.match(native.stderr, /rnnkit: native: kernels .*OpenBLAS/);
+      const [a, b] = [numbers(wasm.stdout), numbers(native.stdout)];
+      a.forEach((x, i) =>
+        assert.ok(Math.abs(x - b[i]) < 1e-3, `${wasm.stdout} vs ${native.stdout}`)
+      );
+    }),
 });
 
 Deno.test("train --text rejects bad input with one line and exit code 2", async () => {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { runCli } from "./run_cli.ts";
 import { chromiumPath } from "@rnnkit/backend-webgl/chromium";
+import { loadBackend } from "@rnnkit/cli/backends";
 import seedPrograms from "../fixtures/seed_programs.json" with { type: "json" };
 
 const train = (...args: string[]) => runCli("train.ts", ...args);
@@ -51,6 +52,16 @@ Deno.test("train --backend wasm reaches ohlol", async () => {
   assert.match(r.stdout.trim().split("\n").at(-1)!, /^Predicted: ohlol, Epoch \[15\/15\]/);
 });
 
+Deno.test({
+  name: "train --backend native reaches ohlol",
+  ignore: !(await loadBackend("native").then(() => true, () => false)),
+  fn: async () => {
+    const r = await train("--backend", "native");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.trim().split("\n").at(-1)!, /^Predicted: ohlol, Epoch \[15\/15\]/);
+  },
+});
+
 Deno.test("same seed, same run; another seed, another run", async () => {
   const a = await train("--model", "rnncell", "--epochs", "3", "--seed", "7");
   const b = await train("--model", "rnncell", "--epochs", "3", "--seed", "7");
@@ -71,7 +82,7 @@ Deno.test("user errors: a message, exit code 2, no stack trace", async () => {
     [["--epochs", "-1"], /--epochs must be an integer >= 1, got "-1"/],
     [["--lr", "abc"], /--lr must be a number > 0, got "abc"/],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
-    [["--backend", "cuda"], /--backend must be one of tfjs, wasm, webgpu, webgl/],
+    [["--backend", "cuda"], /--backend must be one of tfjs, wasm, native, webgpu, webgl/],
     [["--model", "transformer"], /--model must be one of rnncell, rnn, embedding/],
     [["--input", "hello", "--target", "hi"], /equal length, got 5 and 2/],
     [["--input", "", "--target", ""], /non-empty/],
