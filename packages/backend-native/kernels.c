@@ -258,3 +258,52 @@ void rk_recurrent_backward(int mode, int batch, int n, const float *dh, const fl
     }
   }
 }
+
+/* dst (contiguous) = src viewed with `shape` and element `strides` (0 on broadcast axes):
+ * transpose, broadcast and the moves before a reduction. Elements are copied as 4-byte
+ * words, so int32 tensors move the same way. The innermost axis is a loop (a memcpy where
+ * contiguous); the outer ones advance like an odometer. */
+void rk_copy_strided(const uint32_t *src, uint32_t *dst, int rank, const int *shape,
+                     const int *strides) {
+  if (rank == 0) {
+    dst[0] = src[0];
+    return;
+  }
+  int inner = shape[rank - 1], step = strides[rank - 1];
+  int64_t outer = 1;
+  for (int a = 0; a < rank - 1; a++) outer *= shape[a];
+  int index[32] = {0};
+  int64_t base = 0;
+  for (int64_t row = 0; row < outer; row++, dst += inner) {
+    if (step == 1)
+      memcpy(dst, src + base, (size_t)inner * sizeof *dst);
+    else
+      for (int j = 0; j < inner; j++) dst[j] = src[base + (int64_t)j * step];
+    for (int a = rank - 2; a >= 0; a--) {
+      base += strides[a];
+      if (++index[a] < shape[a]) break;
+      base -= (int64_t)strides[a] * shape[a];
+      index[a] = 0;
+    }
+  }
+}
+
+/* out[i, :] = table[rows[i], :] (4-byte elements) for rows already checked to be in range. */
+void rk_gather_rows(const uint32_t *table, int width, const int *rows, int n, uint32_t *out) {
+  for (int i = 0; i < n; i++)
+    memcpy(out + (int64_t)i * width, table + (int64_t)rows[i] * width,
+           (size_t)width * sizeof *out);
+}
+
+/* out[rows[i], :] += grad[i, :] into a zeroed out [num_rows, width]; rows outside
+ * [0, num_rows) are dropped (the Embedding gradient, padding and ignored rows). */
+void rk_scatter_add_rows(const float *grad, int width, const int *rows, int n, int num_rows,
+                         float *out) {
+  memset(out, 0, (size_t)num_rows * width * sizeof(float));
+  for (int i = 0; i < n; i++) {
+    if (rows[i] < 0 || rows[i] >= num_rows) continue;
+    float *o = out + (int64_t)rows[i] * width;
+    const float *g = grad + (int64_t)i * width;
+    for (int j = 0; j < width; j++) o[j] += g[j];
+  }
+}

@@ -26,6 +26,9 @@ const SYMBOLS = {
     parameters: [I, I, I, F, F, F, F, F, F, I, F, F, F, F],
     result: "void",
   },
+  rk_copy_strided: { parameters: [F, F, I, F, F], result: "void" },
+  rk_gather_rows: { parameters: [F, I, F, I, F], result: "void" },
+  rk_scatter_add_rows: { parameters: [F, I, F, I, I, F], result: "void" },
 } as const;
 
 export type Kernels = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -43,42 +43,6 @@ function repeatsAlongRows(
     dims.every((d, i) => d === out[out.length - dims.length + i]);
 }
 
-/**
- * Copies `src` (with `shape` and element strides `strides`, 0 for broadcast axes) into
- * the contiguous `dst`. The innermost axis is a plain loop.
- */
-function copyStrided(
-  src: Values,
-  shape: readonly number[],
-  strides: number[],
-  dst: Values,
-): void {
-  const rank = shape.length;
-  if (rank === 0) {
-    dst[0] = src[0];
-    return;
-  }
-  const inner = shape[rank - 1];
-  const innerStride = strides[rank - 1];
-  const outer = sizeOf(shape) / inner;
-  const index = new Array<number>(rank - 1).fill(0);
-  let base = 0;
-  for (let row = 0, o = 0; row < outer; row++) {
-    if (innerStride === 1) dst.set(src.subarray(base, base + inner), o);
-    else {for (let j = 0, s = base; j < inner; j++, s += innerStride) {
-        dst[o + j] = src[s];
-      }}
-    o += inner;
-    // Advance the multi-index over the outer axes, carrying like an odometer.
-    for (let ax = rank - 2; ax >= 0; ax--) {
-      base += strides[ax];
-      if (++index[ax] < shape[ax]) break;
-      base -= strides[ax] * shape[ax];
-      index[ax] = 0;
-    }
-  }
-}
-
 export class NativeBackend implements Backend {
   readonly name = "native";
   readonly description: string;
@@ -288,35 +252,22 @@ export class NativeBackend implements Backend {
 
   gather(x: Handle, indices: Handle): Handle {
     const t = T(x);
-    const rows = T(indices).store.data;
+    const rows = T(indices).store.data as Int32Array;
+    const bad = rows.find((r) => r < 0 || r >= t.shape[0]);
+    if (bad !== undefined) {
+      throw new RangeError(`rnnkit native: gather index ${bad} outside [0, ${t.shape[0]})`);
+    }
     const width = sizeOf(t.shape.slice(1));
     const out = this.#alloc([rows.length, ...t.shape.slice(1)], t.dtype);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      if (r < 0 || r >= t.shape[0]) {
-        throw new RangeError(
-          `rnnkit native: gather index ${r} outside [0, ${t.shape[0]})`,
-        );
-      }
-      out.store.data.set(
-        t.store.data.subarray(r * width, (r + 1) * width),
-        i * width,
-      );
-    }
+    this.kernels.rk_gather_rows(t.store.data, width, rows, rows.length, out.store.data);
     return H(out);
   }
 
   #scatterAddRows(grad: Handle, indices: Handle, numRows: number): Handle {
-    const g = F(grad);
-    const rows = T(indices).store.data;
+    const rows = T(indices).store.data as Int32Array;
     const width = T(grad).shape[1];
     const out = this.#mem.float([numRows, width]);
-    const o = out.store.data.fill(0);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      if (r < 0 || r >= numRows) continue;
-      for (let j = 0; j < width; j++) o[r * width + j] += g[i * width + j];
-    }
+    this.kernels.rk_scatter_add_rows(F(grad), width, rows, rows.length, numRows, out.store.data);
     return H(out);
   }
 
@@ -332,7 +283,14 @@ export class NativeBackend implements Backend {
     strides: number[],
   ): HostTensor {
     const out = this.#alloc(shape, t.dtype);
-    copyStrided(t.store.data, shape, strides, out.store.data);
+    const dims = Int32Array.from(shape);
+    this.kernels.rk_copy_strided(
+      t.store.data,
+      out.store.data,
+      dims.length,
+      dims,
+      Int32Array.from(strides),
+    );
     return out;
   }
 
