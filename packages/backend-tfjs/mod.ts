@@ -11,5 +11,5 @@ export { activate, TfjsBackend, type TfjsOptions } from "./tfjs_backend.ts";
 
 /** The "tfjs" backend (tfjs's "cpu"). */
 export function createBackend(): Promise<Backend> {
-  return activate("tfjs", "cpu", { hostMemory: true, sumByMatmul: true });
+  return activate("tfjs", "cpu", { hostMemory: true, sumByMatmul: true, hostMatmul: true });
 }

@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Backend, DType, FusedOps, Handle } from "@rnnkit/core";
+import { hostMatmul, hostTranspose } from "./host_matmul.ts";
 
 const T = (h: Handle) => h as unknown as tf.Tensor;
 const H = (t: tf.Tensor) => t as unknown as Handle;
@@ -20,6 +21,8 @@ export interface TfjsOptions {
    * (the fused Embedding gradient) by plain loops there.
    */
   hostMemory?: boolean;
+  /** Matrix products by host_matmul.ts (tensors must live in host memory). */
+  hostMatmul?: boolean;
 }
 
 export class TfjsBackend implements Backend {
@@ -121,6 +124,7 @@ export class TfjsBackend implements Backend {
   }
 
   matmul(a: Handle, b: Handle, transposeA: boolean, transposeB: boolean): Handle {
+    if (this.options.hostMatmul) return H(hostProduct(T(a), T(b), transposeA, transposeB));
     if (!this.options.materializeTransposes || (!transposeA && !transposeB)) {
       return H(tf.matMul(T(a), T(b), transposeA, transposeB));
     }
@@ -175,15 +179,23 @@ export class TfjsBackend implements Backend {
 
   split(x: Handle, sizes: readonly number[], axis: number): Handle[] {
     const t = T(x);
-    if (!this.options.hostMemory || axis !== 0) return tf.split(t, [...sizes], axis).map(H);
-    // tfjs-wasm's Slice costs time proportional to its whole input, so cutting a sequence
-    // into T steps is O(T^2); its memory is host memory, so cut it there instead.
+    if (!this.options.hostMemory) return tf.split(t, [...sizes], axis).map(H);
+    // tfjs's Slice is slow on cpu and wasm (on wasm it costs time proportional to its
+    // whole input, so cutting a sequence into T steps is O(T^2)); their memory is host
+    // memory, so cut it there instead: rows of `inner` values, `outer` times.
     const values = t.dataSync() as Float32Array | Int32Array;
-    const row = t.size / t.shape[0];
+    const outer = t.shape.slice(0, axis).reduce((p, d) => p * d, 1);
+    const inner = t.size / outer / t.shape[axis];
+    const width = t.shape[axis] * inner;
     let offset = 0;
     return sizes.map((n) => {
-      const piece = values.slice(offset * row, (offset += n) * row);
-      return H(tf.tensor(piece, [n, ...t.shape.slice(1)], t.dtype as DType));
+      const piece = new (values.constructor as Float32ArrayConstructor)(outer * n * inner);
+      for (let r = 0; r < outer; r++) {
+        const from = r * width + offset * inner;
+        piece.set(values.subarray(from, from + n * inner), r * n * inner);
+      }
+      offset += n;
+      return H(tf.tensor(piece, t.shape.map((d, i) => (i === axis ? n : d)), t.dtype as DType));
     });
   }
 
@@ -229,6 +241,25 @@ export async function activate(
     );
   }
   return new TfjsBackend(name, tfName, options);
+}
+
+/** op(x) @ op(y) by host_matmul.ts; a flagged operand is transposed first. */
+function hostProduct(x: tf.Tensor, y: tf.Tensor, transposeX: boolean, transposeY: boolean) {
+  const [xr, xc] = x.shape as [number, number];
+  const [yr, yc] = y.shape as [number, number];
+  const [xv, yv] = [x.dataSync() as Float32Array, y.dataSync() as Float32Array];
+  const [m, k] = transposeX ? [xc, xr] : [xr, xc];
+  const n = transposeY ? yr : yc;
+  const out = new Float32Array(m * n);
+  hostMatmul(
+    transposeX ? hostTranspose(xv, xr, xc) : xv,
+    transposeY ? hostTranspose(yv, yr, yc) : yv,
+    out,
+    m,
+    n,
+    k,
+  );
+  return tf.tensor(out, [m, n]);
 }
 
 /** FusedOps.scatterAddRows for host-memory backends: one pass over the rows. */
