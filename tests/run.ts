@@ -25,7 +25,11 @@ const capabilities = new Map<string, Map<string, string>>();
 const backendsRun: string[] = [];
 
 function noteCapabilities(text: string) {
-  for (const m of text.matchAll(/\[(\w+)\] backend op (\w+) \.\.\. (ok|FAILED)/g)) {
+  const patterns = [
+    /\[(\w+)\] backend op (\w+) \.\.\. (ok|FAILED)/g,
+    /\[(\w+)\] (fused op \w+): (native|composite)/g,
+  ];
+  for (const m of patterns.flatMap((p) => [...text.matchAll(p)])) {
     if (!backendsRun.includes(m[1])) backendsRun.push(m[1]);
     if (!capabilities.has(m[2])) capabilities.set(m[2], new Map());
     capabilities.get(m[2])!.set(m[1], m[3]);

@@ -39,6 +39,27 @@ export function hostMatmul(
   }
 }
 
+/**
+ * c[m, n] = a[m, k] @ b[n, k]^T as dot products of rows, for a few rows of a (generation):
+ * cheaper than transposing b for hostMatmul when b is reused only m times.
+ */
+export function hostMatmulRowsByRows(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0, ap = i * k, bp = j * k; p < k; p++) sum += a[ap + p] * b[bp + p];
+      c[i * n + j] = sum;
+    }
+  }
+}
+
 /** The [cols, rows] transpose of a row-major [rows, cols] matrix. */
 export function hostTranspose(x: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(x.length);

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Backend, DType, FusedOps, Handle } from "@rnnkit/core";
-import { hostMatmul, hostTranspose } from "./host_matmul.ts";
+import { hostMatmul, hostMatmulRowsByRows, hostTranspose } from "./host_matmul.ts";
 
 const T = (h: Handle) => h as unknown as tf.Tensor;
 const H = (t: tf.Tensor) => t as unknown as Handle;
@@ -251,6 +251,11 @@ function hostProduct(x: tf.Tensor, y: tf.Tensor, transposeX: boolean, transposeY
   const [m, k] = transposeX ? [xc, xr] : [xr, xc];
   const n = transposeY ? yr : yc;
   const out = new Float32Array(m * n);
+  // Few rows (generation): dot products beat transposing y first.
+  if (transposeY && !transposeX && m < 4) {
+    hostMatmulRowsByRows(xv, yv, out, m, n, k);
+    return tf.tensor(out, [m, n]);
+  }
   hostMatmul(
     transposeX ? hostTranspose(xv, xr, xc) : xv,
     transposeY ? hostTranspose(yv, yr, yc) : yv,

@@ -5,6 +5,7 @@
  */
 import {
   type Backend,
+  type FusedOps,
   getBackend,
   type Handle,
   intTensor,
@@ -167,6 +168,11 @@ type RequiredMethods = {
 }[keyof Backend];
 // `deno check` fails here when the interface gains a required method BACKEND_OPS lacks.
 const _complete: [Exclude<RequiredMethods, BackendOp>] extends [never] ? true : never = true;
+
+/** Every optional fused op; `deno check` fails here when FusedOps gains one this lacks. */
+const FUSED_OPS = ["scatterAddRows", "recurrentForward", "recurrentBackward", "adamStep"] as const;
+const _allFused: [Exclude<keyof FusedOps, typeof FUSED_OPS[number]>] extends [never] ? true
+  : never = true;
 
 /** Raw handles for one backend test, freed together at the end. */
 class Raw {
@@ -344,6 +350,11 @@ test("backend has every op of BACKEND_OPS", () => {
   const b = getBackend();
   const missing = BACKEND_OPS.filter((op) => typeof b[op] !== "function");
   if (missing.length) throw new Error(`backend ${b.name} lacks ${missing.join(", ")}`);
+  // For the capability table: which fused ops the backend has (the module, optimizer and
+  // generation cases above check them, or the composites, against PyTorch).
+  for (const op of FUSED_OPS) {
+    console.log(`[${b.name}] fused op ${op}: ${b.fused?.[op] ? "native" : "composite"}`);
+  }
 });
 
 for (const op of BACKEND_OPS) {
