@@ -7,16 +7,7 @@
  */
 import type { AdamArgs, Backend, DType, FusedOps, Handle } from "@rnnkit/core";
 import type { Blas } from "./openblas.ts";
-import {
-  F,
-  H,
-  HostMemory,
-  type HostTensor,
-  sizeOf,
-  stridesOf,
-  T,
-  type Values,
-} from "./host_tensor.ts";
+import { F, H, HostMemory, type HostTensor, sizeOf, stridesOf, T } from "./host_tensor.ts";
 import { BINARY, type Kernels, REDUCE, UNARY } from "./kernels.ts";
 import { recurrentBackward, recurrentForward } from "./recurrent_kernels.ts";
 
