@@ -27,7 +27,7 @@ const backendsRun: string[] = [];
 function noteCapabilities(text: string) {
   const patterns = [
     /\[(\w+)\] backend op (\w+) \.\.\. (ok|FAILED)/g,
-    /\[(\w+)\] (fused op \w+): (native|composite)/g,
+    /\[(\w+)\] (fused op \w+): (backend|composite)/g,
   ];
   for (const m of patterns.flatMap((p) => [...text.matchAll(p)])) {
     if (!backendsRun.includes(m[1])) backendsRun.push(m[1]);

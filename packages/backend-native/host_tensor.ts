@@ -21,6 +21,9 @@ export interface HostTensor {
   freed?: boolean;
 }
 
+/** A float32 host tensor. */
+export type FloatTensor = HostTensor & { readonly store: { data: Float32Array } };
+
 export const sizeOf = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
 
 /** Row-major strides of `shape`. */
@@ -33,21 +36,23 @@ export function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
+/** Freed buffers kept for reuse, at most this many bytes (beyond, they go to the GC). */
+const POOL_BYTES = 256 * 2 ** 20;
+
 /** Allocates, shares and frees host tensors and counts what is live. */
 export class HostMemory {
   #free = new Map<number, Float32Array[]>();
+  #pooled = 0;
   #tensors = 0;
   #bytes = 0;
 
   /** A float32 tensor with unspecified contents (callers overwrite every element). */
-  float(
-    shape: readonly number[],
-  ): HostTensor & { store: { data: Float32Array } } {
+  float(shape: readonly number[]): FloatTensor {
     const n = sizeOf(shape);
-    const data = this.#free.get(n)?.pop() ?? new Float32Array(n);
-    return this.#wrap(data, shape, "float32") as HostTensor & {
-      store: { data: Float32Array };
-    };
+    const reused = this.#free.get(n)?.pop();
+    if (reused) this.#pooled -= reused.byteLength;
+    const data = reused ?? new Float32Array(n);
+    return this.#wrap(data, shape, "float32") as FloatTensor;
   }
 
   /** A tensor of `dtype` holding `data` (taken over, not copied). */
@@ -69,7 +74,8 @@ export class HostMemory {
     if (--x.store.refs > 0) return;
     this.#bytes -= x.store.data.byteLength;
     const data = x.store.data;
-    if (!(data instanceof Float32Array)) return;
+    if (!(data instanceof Float32Array) || this.#pooled + data.byteLength > POOL_BYTES) return;
+    this.#pooled += data.byteLength;
     const list = this.#free.get(data.length);
     if (list) list.push(data);
     else this.#free.set(data.length, [data]);

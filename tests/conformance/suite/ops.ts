@@ -353,7 +353,7 @@ test("backend has every op of BACKEND_OPS", () => {
   // For the capability table: which fused ops the backend has (the module, optimizer and
   // generation cases above check them, or the composites, against PyTorch).
   for (const op of FUSED_OPS) {
-    console.log(`[${b.name}] fused op ${op}: ${b.fused?.[op] ? "native" : "composite"}`);
+    console.log(`[${b.name}] fused op ${op}: ${b.fused?.[op] ? "backend" : "composite"}`);
   }
 });
 
