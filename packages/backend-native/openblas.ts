@@ -1,50 +1,19 @@
 /**
- * The system's OpenBLAS through Deno's FFI: only `cblas_sgemm` and the thread setting.
- * Debian: `apt-get install libopenblas0-pthread`. `RNNKIT_BLAS_LIB` names another library
- * file exporting the same symbols.
+ * The system's OpenBLAS through Deno's FFI: `cblas_sgemm`, `cblas_sgemv` and the thread
+ * count. Debian: `apt-get install libopenblas0-pthread`. `RNNKIT_BLAS_LIB` names another
+ * library file exporting the same symbols; `RNNKIT_BLAS_THREADS` sets the number of
+ * threads (default: OpenBLAS's own, one per core or OPENBLAS_NUM_THREADS).
  */
 
+const [I, P, R] = ["i32", "buffer", "f32"] as const;
+
 const SYMBOLS = {
-  cblas_sgemm: {
-    // order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc
-    parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-    ],
-    result: "void",
-  },
+  // order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc
+  cblas_sgemm: { parameters: [I, I, I, I, I, I, R, P, I, P, I, R, P, I], result: "void" },
   // order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy
-  cblas_sgemv: {
-    parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-    ],
-    result: "void",
-  },
-  openblas_set_num_threads: { parameters: ["i32"], result: "void" },
-  openblas_get_num_threads: { parameters: [], result: "i32" },
+  cblas_sgemv: { parameters: [I, I, I, I, R, P, I, P, I, R, P, I], result: "void" },
+  openblas_set_num_threads: { parameters: [I], result: "void" },
+  openblas_get_num_threads: { parameters: [], result: I },
 } as const;
 
 const ROW_MAJOR = 101;
