@@ -18,9 +18,10 @@ const loaders: Record<BackendName, () => Promise<Backend>> = {
 };
 
 /**
- * The default: the fastest backend that works in Deno, as measured by `deno task bench` on a
- * 2-core machine without GPU (seed model 1.16 ms/epoch on wasm vs 1.52 on tfjs; 4-14x faster
- * for real text).
+ * The default: the fastest backend that needs nothing installed, as measured by
+ * `deno task bench` on a 2-core machine without GPU (real text: 6-8x faster than tfjs).
+ * `native` is 5-6x faster still (1.4-1.7x PyTorch on one thread) but needs OpenBLAS and a C
+ * compiler, so it is chosen by name.
  */
 export const DEFAULT_BACKEND: BackendName = "wasm";
 
