@@ -1,6 +1,6 @@
 /** The CLI end to end, as a user runs it: output, exit codes, errors without stack traces. */
 import assert from "node:assert/strict";
-import { runCli } from "./run_cli.ts";
+import { runCli, runCliWith } from "./run_cli.ts";
 import { chromiumPath } from "@rnnkit/backend-webgl/chromium";
 import { loadBackend } from "@rnnkit/cli/backends";
 import seedPrograms from "../fixtures/seed_programs.json" with { type: "json" };
@@ -60,6 +60,20 @@ Deno.test({
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout.trim().split("\n").at(-1)!, /^Predicted: ohlol, Epoch \[15\/15\]/);
   },
+});
+
+Deno.test("native without OpenBLAS or a C compiler says what to install, in one line", async () => {
+  for (
+    const [env, why] of [
+      [{ RNNKIT_BLAS_LIB: "/nonexistent/libopenblas.so" }, /needs OpenBLAS \(Debian: apt-get/],
+      [{ CC: "/nonexistent/cc" }, /needs a C compiler to build its kernels/],
+    ] as const
+  ) {
+    const r = await runCliWith(env, "train.ts", "--backend", "native");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, why);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
 });
 
 Deno.test("same seed, same run; another seed, another run", async () => {
