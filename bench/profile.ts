@@ -5,8 +5,9 @@
  * JavaScript (autograd, scopes, shape bookkeeping).
  *
  *   deno run --allow-read --allow-env bench/profile.ts [--backend wasm] [--config lstm]
+ *   (--backend native also needs --allow-ffi --allow-run --allow-write)
  *
- * Timing each call is meaningful on synchronous backends (tfjs cpu, wasm); on webgpu a call
+ * Timing each call is meaningful on synchronous backends (tfjs cpu, wasm, native); on webgpu a call
  * only enqueues work, and the wait shows up in `read`.
  */
 import { parseArgs } from "node:util";

@@ -6,6 +6,8 @@
  *   deno run --allow-read --allow-env bench/run_backend.ts --backend wasm \
  *     [--text FILE] [--configs rnn,lstm,gru] [--quick] [--workers N]
  *
+ * (--backend native also needs --allow-ffi --allow-run --allow-write.)
+ *
  * --workers N (N >= 2) measures training only, with each step's gradients computed by N
  * data-parallel Deno workers (apps/cli/data_parallel.ts, as `train --workers N` does); its
  * results are named e.g. "wasm x2 workers".
