@@ -153,8 +153,10 @@ function compositeLoop({ mode, seq, batch, reverse, xp, state, w }: LoopArgs): L
   };
 }
 
+type RecurrentOps = Pick<Required<FusedOps>, "recurrentForward" | "recurrentBackward">;
+
 /** The time loop as the backend's fused op: two backend calls per layer. */
-function fusedLoop(fused: Required<FusedOps>, a: LoopArgs): Loop {
+function fusedLoop(fused: RecurrentOps, a: LoopArgs): Loop {
   const { mode, seq, batch, reverse, xp, state, w } = a;
   const size = state.h.shape[1];
   const args = {
@@ -188,15 +190,12 @@ function fusedLoop(fused: Required<FusedOps>, a: LoopArgs): Loop {
       });
       const gates = [seq * batch, GATES[mode] * size];
       const dxp = new Tensor(b.dxp, gates);
-      // The state each step started from: h0, then the outputs of the steps before it.
-      const earlier = seq > 1
-        ? split(output, reverse ? [batch, (seq - 1) * batch] : [(seq - 1) * batch, batch], 0)
-        : [];
+      // The state each step started from: h0, then the outputs of the steps that ran before.
       const hPrev = seq === 1
         ? state.h
         : reverse
-        ? concat([earlier[1], state.h], 0)
-        : concat([state.h, earlier[0]], 0);
+        ? concat([split(output, [batch, (seq - 1) * batch], 0)[1], state.h], 0)
+        : concat([state.h, split(output, [(seq - 1) * batch, batch], 0)[0]], 0);
       return {
         dxp,
         dhp: b.dhp ? new Tensor(b.dhp, gates) : dxp,
@@ -230,7 +229,7 @@ export function recurrentLayer(
     const proj = matmul(x2, w.wIh, false, true);
     const args = { mode, seq, batch, reverse, xp: w.bIh ? add(proj, w.bIh) : proj, state, w };
     const loop = fused?.recurrentForward && fused.recurrentBackward
-      ? fusedLoop(fused as Required<FusedOps>, args)
+      ? fusedLoop(fused as RecurrentOps, args)
       : compositeLoop(args);
     return { x2, loop, output: reshape(loop.output, [seq, batch, size]) };
   });
