@@ -4,13 +4,15 @@
  * rk_recurrent_forward / rk_recurrent_backward, which document the `saved` layouts).
  * Steps read and write their rows of the sequence tensors in place: no per-step copies.
  */
-import type { Handle, RecurrentArgs } from "@rnnkit/core";
+import {
+  type Handle,
+  RECURRENT_GATES as GATES,
+  RECURRENT_SAVED as SAVED,
+  type RecurrentArgs,
+} from "@rnnkit/core";
 import type { Blas } from "./openblas.ts";
 import { F, H, type HostMemory } from "./host_tensor.ts";
 import { type Kernels, MODE } from "./kernels.ts";
-
-const GATES = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 } as const;
-const SAVED = { RNN_TANH: 0, RNN_RELU: 0, LSTM: 6, GRU: 4 } as const;
 
 /** Steps in the order they run. */
 function stepOrder(seq: number, reverse: boolean): number[] {

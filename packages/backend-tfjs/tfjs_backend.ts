@@ -130,15 +130,15 @@ export class TfjsBackend implements Backend {
     if (!this.options.materializeTransposes || (!transposeA && !transposeB)) {
       return H(tf.matMul(T(a), T(b), transposeA, transposeB));
     }
-    // tfjs-wasm's fast (XNNPACK) matmul handles only untransposed operands; with a flag set
-    // it falls back to a scalar loop 10-40x slower than transposing first. A transpose
-    // costs time in proportion to its size, so with one flag also consider transposing the
-    // other operand and the (small) result: a^T b = (b^T a)^T, a b^T = (b a^T)^T.
     // One row times a transposed weight (generation: x W^T) reuses W^T, made once per W:
     // tfjs-wasm takes 112 us for the product through the transposed result, 22 us with W^T.
     if (!transposeA && transposeB && T(a).shape[0] === 1) {
       return H(tf.matMul(T(a), this.#transposed(T(b))));
     }
+    // tfjs-wasm's fast (XNNPACK) matmul handles only untransposed operands; with a flag set
+    // it falls back to a scalar loop 10-40x slower than transposing first. A transpose
+    // costs time in proportion to its size, so with one flag also consider transposing the
+    // other operand and the (small) result: a^T b = (b^T a)^T, a b^T = (b a^T)^T.
     return H(tf.tidy(() => {
       const [x, y] = [T(a), T(b)];
       const t = (m: tf.Tensor) => tf.transpose(m);

@@ -19,6 +19,7 @@ export type {
   RecurrentArgs,
   RecurrentMode,
 } from "./src/backend.ts";
+export { RECURRENT_GATES, RECURRENT_SAVED } from "./src/backend.ts";
 export { getBackend, keep, liveTensors, setBackend, tidy } from "./src/engine.ts";
 export { isGradEnabled, noGrad, Tensor } from "./src/tensor.ts";
 export * as ops from "./src/ops.ts";

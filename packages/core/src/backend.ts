@@ -97,9 +97,9 @@ export interface FusedOps {
    * Runs `args.mode` over the steps in order (backwards if `reverse`) with
    * hp = h W_hh^T + b_hh and PyTorch's gate math (recurrence.ts's `stepForward`).
    * Returns `output` [seq*batch, hidden] (h of every step, in time order), the final h
-   * and c [batch, hidden] and `saved` [seq*batch, savedWidth*hidden], whatever the backend
-   * needs for `recurrentBackward` (savedWidth: RNN 0, LSTM 6, GRU 4). The fallback is the
-   * composite loop in recurrent_layer.ts.
+   * and c [batch, hidden] and `saved` [seq*batch, RECURRENT_SAVED[mode]*hidden], whatever
+   * the backend needs for `recurrentBackward`. The fallback is the composite loop in
+   * recurrent_layer.ts.
    */
   recurrentForward?(args: RecurrentArgs): { output: Handle; h: Handle; c?: Handle; saved: Handle };
   /**
@@ -143,6 +143,22 @@ export interface AdamArgs {
 }
 
 export type RecurrentMode = "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU";
+
+/** Gates per hidden unit: the rows of weight_ih / weight_hh are gates*hidden. */
+export const RECURRENT_GATES: Record<RecurrentMode, number> = {
+  RNN_TANH: 1,
+  RNN_RELU: 1,
+  LSTM: 4,
+  GRU: 3,
+};
+
+/** Columns per hidden unit of `recurrentForward`'s `saved`. */
+export const RECURRENT_SAVED: Record<RecurrentMode, number> = {
+  RNN_TANH: 0,
+  RNN_RELU: 0,
+  LSTM: 6,
+  GRU: 4,
+};
 
 /** One recurrent layer's time loop: see `FusedOps.recurrentForward`. */
 export interface RecurrentArgs {

@@ -5,12 +5,12 @@
  */
 import { add, matmul, mul, relu, sigmoid, split, sub, tanh } from "../ops.ts";
 import type { Tensor } from "../tensor.ts";
-import type { RecurrentMode } from "../backend.ts";
+import { RECURRENT_GATES, type RecurrentMode } from "../backend.ts";
 
 export type Mode = RecurrentMode;
 
 /** Rows of weight_ih / weight_hh per hidden unit. */
-export const GATES: Record<Mode, number> = { RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3 };
+export const GATES = RECURRENT_GATES;
 
 /** Hidden state (and LSTM cell state), each [batch, hidden]. */
 export interface State {

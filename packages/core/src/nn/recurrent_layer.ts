@@ -23,7 +23,7 @@ import {
   tanhGrad,
   transpose,
 } from "../ops.ts";
-import type { FusedOps } from "../backend.ts";
+import { type FusedOps, RECURRENT_SAVED } from "../backend.ts";
 import { getBackend } from "../engine.ts";
 import { needsGrad, noGrad, Tensor } from "../tensor.ts";
 import { GATES, type Mode, type State, stepForward, type Weights } from "./recurrence.ts";
@@ -174,7 +174,7 @@ function fusedLoop(fused: RecurrentOps, a: LoopArgs): Loop {
   const f = fused.recurrentForward(args);
   const rows = [seq * batch, size];
   const output = new Tensor(f.output, rows);
-  const saved = new Tensor(f.saved, [seq * batch, SAVED[mode] * size]);
+  const saved = new Tensor(f.saved, [seq * batch, RECURRENT_SAVED[mode] * size]);
   return {
     output,
     h: new Tensor(f.h, [batch, size]),
@@ -206,9 +206,6 @@ function fusedLoop(fused: RecurrentOps, a: LoopArgs): Loop {
     },
   };
 }
-
-/** Columns of the fused ops' `saved` per hidden unit (see FusedOps.recurrentForward). */
-const SAVED: Record<Mode, number> = { RNN_TANH: 0, RNN_RELU: 0, LSTM: 6, GRU: 4 };
 
 /**
  * Runs `mode` over x [seq, batch, input] from `state`, backwards in time if `reverse`.
