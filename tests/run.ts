@@ -66,13 +66,24 @@ async function check(step: string, args: string[]) {
   results.push({ step, passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1 });
 }
 
-async function denoTest(step: string, files: string[], env: Record<string, string> = {}) {
+async function denoTest(
+  step: string,
+  files: string[],
+  env: Record<string, string> = {},
+  retried = false,
+) {
   console.log(`\n== ${step}`);
   const { code, out } = await run(["test", "-A", ...files], { NO_COLOR: "1", ...env });
   noteCapabilities(out);
   const m = out.match(/(\d+) passed \| (\d+) failed/);
   const passed = m ? Number(m[1]) : 0;
   const failed = m ? Number(m[2]) : 0;
+  // Deno's WebGPU on Mesa has crashed at process exit ("double free or corruption") after
+  // every test had passed, about once in ten runs; run such a step once more, visibly.
+  if (code !== 0 && m && failed === 0 && !retried) {
+    console.log(`(${step}: all ${passed} passed, then exit code ${code}: running it again)`);
+    return denoTest(step, files, env, true);
+  }
   results.push({ step, passed, failed: failed || (code !== 0 ? 1 : 0) });
 }
 
