@@ -96,6 +96,8 @@ export function openBlas(): Blas {
         },
       };
     } catch (e) {
+      // A missing --allow-ffi (or --allow-env) is not a missing OpenBLAS: mod.ts names it.
+      if (e instanceof Deno.errors.NotCapable) throw e;
       errors.push(`${path}: ${e instanceof Error ? e.message : e}`);
     }
   }
