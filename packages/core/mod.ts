@@ -1,43 +1,50 @@
 /**
- * rnnkit core: tensors, autograd, `nn` modules, losses, optimizers and a training loop,
- * written against the `Backend` interface only. Pick a backend package, `setBackend` it,
- * then build models as in PyTorch:
+ * rnnkit core, for model authors: tensors with PyTorch's autograd, `nn` modules (RNN, LSTM,
+ * GRU, their cells, Embedding, Linear), losses, optimizers, the training loop, training
+ * state and checkpoints, written against the `Backend` interface only. Pick a backend
+ * package, `setBackend` it, then build models as in PyTorch:
  *
  * ```ts
- * import { Adam, CrossEntropyLoss, Embedding, fit, intTensor, Linear, RNN, setBackend } from "@rnnkit/core";
- * import { createBackend } from "@rnnkit/backend-tfjs";
- * setBackend(await createBackend());
+ * import { Adam, fit, LSTM, setBackend, tensor } from "@rnnkit/core";
+ * import { createBestBackend } from "@rnnkit/backends";
+ * setBackend(await createBestBackend());
  * ```
+ *
+ * Backend authors implement the interface from `@rnnkit/core/backend`.
  * @module
  */
-export type {
-  AdamArgs,
-  Backend,
-  DType,
-  FusedOps,
-  Handle,
-  RecurrentArgs,
-  RecurrentMode,
-} from "./src/backend.ts";
-export { RECURRENT_GATES, RECURRENT_SAVED } from "./src/backend.ts";
+export type { Backend, DType, RecurrentMode } from "./src/backend.ts";
 export { getBackend, keep, liveTensors, setBackend, tidy } from "./src/engine.ts";
-export { isGradEnabled, noGrad, Tensor } from "./src/tensor.ts";
+export { type BackwardFn, isGradEnabled, type Node, noGrad, Tensor } from "./src/tensor.ts";
 export * as ops from "./src/ops.ts";
-export { full, intTensor, tensor, zeros } from "./src/ops.ts";
+export { full, intTensor, type NestedArray, tensor, zeros } from "./src/ops.ts";
 export { globalRandom, manualSeed, Random } from "./src/random.ts";
 export { Module, type TensorLike } from "./src/nn/module.ts";
 export { Linear, type LinearOptions } from "./src/nn/linear.ts";
 export { Embedding, type EmbeddingOptions } from "./src/nn/embedding.ts";
 export { Dropout } from "./src/nn/dropout.ts";
 export { GRU, LSTM, RNN, RNNBase, type RNNBaseOptions, type RNNOptions } from "./src/nn/rnn.ts";
-export { GRUCell, LSTMCell, RNNCell, type RNNCellOptions } from "./src/nn/rnn_cell.ts";
+export {
+  GRUCell,
+  LSTMCell,
+  RNNCell,
+  RNNCellBase,
+  type RNNCellBaseOptions,
+  type RNNCellOptions,
+} from "./src/nn/rnn_cell.ts";
 export {
   CrossEntropyLoss,
   type CrossEntropyOptions,
   type Reduction,
 } from "./src/nn/cross_entropy.ts";
 export { type Cell, CharLM, type CharLMConfig, type RecurrentState } from "./src/models/char_lm.ts";
-export { Optimizer, type ParamState } from "./src/optim/optimizer.ts";
+export {
+  type Hyperparameter,
+  Optimizer,
+  type OptimizerStateDict,
+  type ParamGroup,
+  type ParamState,
+} from "./src/optim/optimizer.ts";
 export { SGD, type SGDOptions } from "./src/optim/sgd.ts";
 export { Adam, type AdamOptions, AdamW } from "./src/optim/adam.ts";
 export { RMSprop, type RMSpropOptions } from "./src/optim/rmsprop.ts";
@@ -46,14 +53,37 @@ export {
   applyGradients,
   fit,
   type FitOptions,
+  type FitResult,
+  type FitStepResult,
+  NonFiniteLossError,
   type StepOptions,
   type StepResult,
   trainStep,
-} from "./src/train.ts";
+} from "./src/train/fit.ts";
+export { evaluate } from "./src/train/evaluate.ts";
+export {
+  decodeTrainingState,
+  encodeTrainingState,
+  readTrainingState,
+  type RestoreTarget,
+  SavedTrainingState,
+  saveTrainingState,
+  TRAINING_STATE_FORMAT,
+  type TrainingState,
+} from "./src/train/training_state.ts";
+export {
+  type CheckpointOptions,
+  readCheckpoint,
+  saveCheckpoint,
+  type SavedCheckpoint,
+  trainingStatePath,
+} from "./src/train/checkpoint.ts";
+export { decodeModule, encodeModule, loadModule, saveModule } from "./src/io/module_io.ts";
 export { decodeSafetensors, encodeSafetensors, type HostTensor } from "./src/io/safetensors.ts";
 export { writeFileAtomic, writeFileAtomicSync } from "./src/io/atomic_write.ts";
 export {
   CHARLM_FORMAT,
+  charLMMetadata,
   decodeCharLM,
   encodeCharLM,
   loadCharLM,

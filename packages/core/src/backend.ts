@@ -16,8 +16,14 @@
 /** An opaque reference to backend-owned storage (a tfjs tensor, a GPU buffer, ...). */
 export type Handle = { readonly __handle: unique symbol };
 
+/** Element type of a tensor: float32 for values, int32 for indices and class labels. */
 export type DType = "float32" | "int32";
 
+/**
+ * A compute backend: storage and the primitive ops core builds everything else from;
+ * `setBackend` makes one current. Float ops take and return float32 handles, `indices` are
+ * int32; binary ops broadcast; no op modifies its inputs, and each returns a new handle.
+ */
 export interface Backend {
   /** Short name used by the CLI and in error messages, e.g. "tfjs", "wasm". */
   readonly name: string;
@@ -41,18 +47,29 @@ export interface Backend {
   oneHot(indices: Handle, depth: number): Handle;
 
   // --- Elementwise ---------------------------------------------------------------------
+  /** a + b, broadcasting. */
   add(a: Handle, b: Handle): Handle;
+  /** a - b, broadcasting. */
   sub(a: Handle, b: Handle): Handle;
+  /** a * b elementwise, broadcasting. */
   mul(a: Handle, b: Handle): Handle;
+  /** a / b elementwise, broadcasting. */
   div(a: Handle, b: Handle): Handle;
   /** a * s, for a host scalar s (saves uploading a scalar tensor on hot paths). */
   scale(a: Handle, s: number): Handle;
+  /** -x. */
   neg(x: Handle): Handle;
+  /** e^x. */
   exp(x: Handle): Handle;
+  /** Natural logarithm. */
   log(x: Handle): Handle;
+  /** Square root. */
   sqrt(x: Handle): Handle;
+  /** Hyperbolic tangent. */
   tanh(x: Handle): Handle;
+  /** 1 / (1 + e^-x). */
   sigmoid(x: Handle): Handle;
+  /** max(x, 0). */
   relu(x: Handle): Handle;
   /** 1 where x > 0, else 0 (float32). The derivative of relu. */
   step(x: Handle): Handle;
@@ -66,19 +83,23 @@ export interface Backend {
   max(x: Handle, axes: readonly number[], keepDims: boolean): Handle;
 
   // --- Movement ------------------------------------------------------------------------
+  /** The same values (row-major) with a new shape of the same size; a new handle. */
   reshape(x: Handle, shape: readonly number[]): Handle;
+  /** Axes permuted: output axis i is input axis perm[i] (`torch.permute`). */
   transpose(x: Handle, perm: readonly number[]): Handle;
+  /** `x` repeated to `shape` by NumPy broadcasting (a copy, even when shapes agree). */
   broadcastTo(x: Handle, shape: readonly number[]): Handle;
   /** Splits `x` along `axis` into consecutive pieces of the given sizes. */
   split(x: Handle, sizes: readonly number[], axis: number): Handle[];
+  /** Joins two or more tensors along `axis`; the other axes agree. */
   concat(xs: readonly Handle[], axis: number): Handle;
   /** Rows of `x` picked by `indices` along axis 0: [n] int32 -> [n, ...x.shape[1:]]. */
   gather(x: Handle, indices: Handle): Handle;
 
   // --- Optional fused ops ----------------------------------------------------------------
   /**
-   * Optional fused kernels. Core has a composite fallback for each, built from the ops
-   * above; a backend provides one only where it is faster and passes the same parity tests.
+   * Optional fused kernels. Core has a composite fallback for each, built from the other
+   * ops; a backend provides one only where it is faster and passes the same parity tests.
    */
   fused?: FusedOps;
 }
@@ -128,13 +149,19 @@ export interface FusedOps {
  * p' = p - stepSize * m' / (sqrt(v') * invBias2Sqrt + eps).
  */
 export interface AdamArgs {
+  /** The parameter. */
   p: Handle;
   /** The gradient, weight decay already applied. */
   g: Handle;
+  /** The first moment estimate (`exp_avg`). */
   m: Handle;
+  /** The second moment estimate (`exp_avg_sq`). */
   v: Handle;
+  /** Decay rate of m. */
   beta1: number;
+  /** Decay rate of v. */
   beta2: number;
+  /** Added to the denominator. */
   eps: number;
   /** lr / (1 - beta1^step) */
   stepSize: number;
@@ -142,6 +169,7 @@ export interface AdamArgs {
   invBias2Sqrt: number;
 }
 
+/** A recurrent layer's kind, named as in cuDNN and PyTorch: Elman RNN (tanh or relu), LSTM, GRU. */
 export type RecurrentMode = "RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU";
 
 /** Gates per hidden unit: the rows of weight_ih / weight_hh are gates*hidden. */
@@ -162,10 +190,15 @@ export const RECURRENT_SAVED: Record<RecurrentMode, number> = {
 
 /** One recurrent layer's time loop: see `FusedOps.recurrentForward`. */
 export interface RecurrentArgs {
+  /** Which cell runs at every step. */
   mode: RecurrentMode;
+  /** Number of time steps. */
   seq: number;
+  /** Sequences per step. */
   batch: number;
+  /** Hidden size. */
   hidden: number;
+  /** Run the steps from last to first (the backward direction of a bidirectional layer). */
   reverse: boolean;
   /** x W_ih^T + b_ih for every step, [seq*batch, gates*hidden], in time order. */
   xp: Handle;
@@ -173,7 +206,8 @@ export interface RecurrentArgs {
   wHh: Handle;
   /** [gates*hidden], or null without biases. */
   bHh: Handle | null;
-  /** Initial state, [batch, hidden] (c0 for LSTM only). */
+  /** Initial hidden state, [batch, hidden]. */
   h0: Handle;
+  /** Initial cell state, [batch, hidden]; LSTM only. */
   c0?: Handle;
 }

@@ -6,7 +6,7 @@
  * gradients and optimizer state are kept; everything else a training step makes is freed.
  */
 import type { Backend } from "./backend.ts";
-import type { Tensor } from "./tensor.ts";
+import { Tensor } from "./tensor.ts";
 
 let current: Backend | null = null;
 const scopes: Set<Tensor>[] = [];
@@ -17,6 +17,7 @@ export function setBackend(backend: Backend): void {
   current = backend;
 }
 
+/** The current backend; an error until `setBackend` has been called. */
 export function getBackend(): Backend {
   if (!current) {
     throw new Error("rnnkit: no backend set; call setBackend(await createBackend(...)) first");
@@ -47,36 +48,45 @@ export function liveTensors(): number {
   return live;
 }
 
-type Result = Tensor | Tensor[] | Record<string, Tensor> | number | void;
-
 /**
  * Runs `fn` and disposes every tensor it created, except those it returns (which move to
- * the enclosing scope, if any). Synchronous on purpose: an `await` inside would let other
- * work open and close scopes in between.
+ * the enclosing scope, if any). The result may be a tensor or any nesting of arrays,
+ * tuples, Maps, Sets and objects holding tensors: every tensor found in it is kept, e.g.
+ * `const [out, [h, c]] = tidy(() => lstm.forward(x))`. Synchronous on purpose: an `await`
+ * inside would let other work open and close scopes in between, so a `fn` that returns a
+ * Promise is an error.
  */
-export function tidy<T extends Result>(fn: () => T): T {
+export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T | undefined;
   try {
     result = fn();
+    if (result instanceof Promise) {
+      throw new Error("rnnkit: tidy(fn): fn returned a Promise; tidy takes a synchronous fn");
+    }
     return result;
   } finally {
     scopes.splice(scopes.lastIndexOf(scope), 1);
-    const out = new Set(resultTensors(result));
+    const out = tensorsIn(result);
     for (const t of scope) if (!out.has(t)) t.dispose();
     // Only tensors this scope owned move up: a returned parameter must stay unowned.
     for (const t of out) if (scope.has(t)) scopes.at(-1)?.add(t);
   }
 }
 
-function resultTensors(r: Result): Tensor[] {
-  if (r === undefined || typeof r === "number") return [];
-  if (Array.isArray(r)) return r;
-  if (isTensor(r)) return [r];
-  return Object.values(r);
-}
-
-function isTensor(x: unknown): x is Tensor {
-  return typeof x === "object" && x !== null && "shape" in x && "dispose" in x;
+/** Every tensor reachable from `value` through arrays, Maps, Sets and object properties. */
+function tensorsIn(value: unknown): Set<Tensor> {
+  const found = new Set<Tensor>();
+  const seen = new Set<object>();
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v !== "object" || v === null || seen.has(v) || ArrayBuffer.isView(v)) continue;
+    seen.add(v);
+    if (v instanceof Tensor) found.add(v);
+    else if (v instanceof Map || v instanceof Set) stack.push(...v.values());
+    else stack.push(...Object.values(v));
+  }
+  return found;
 }

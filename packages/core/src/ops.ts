@@ -1,10 +1,13 @@
 /**
  * Differentiable ops: each runs one backend op forward and states its gradient, once,
  * in terms of other ops. Everything in `nn` and `optim` is built from these.
+ * @module
  */
 import type { Handle } from "./backend.ts";
 import { getBackend } from "./engine.ts";
 import { needsGrad, Tensor } from "./tensor.ts";
+import { broadcastShapes, formatShape as fmt, sizeOf } from "./shape.ts";
+import { sigmoidGrad, stepMask, tanhGrad } from "./grad.ts";
 
 const B = getBackend;
 type Grad = Tensor | null;
@@ -26,43 +29,88 @@ function record(name: string, inputs: Tensor[], out: Tensor, backward: (g: Tenso
   return out;
 }
 
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function fmt(shape: readonly number[]): string {
-  return `[${shape.join(", ")}]`;
-}
-
 // --- Creation ----------------------------------------------------------------------------
 
-/** A float32 tensor from host values (row-major). */
-export function tensor(values: ArrayLike<number>, shape: readonly number[]): Tensor {
-  if (values.length !== sizeOf(shape)) {
-    throw new Error(`rnnkit: tensor(): ${values.length} values do not fill shape ${fmt(shape)}`);
-  }
-  return wrap(B().fromArray(Float32Array.from(values), shape, "float32"), shape);
+/** Numbers nested in arrays, as `torch.tensor` takes them: 3, [1, 2], [[1, 2], [3, 4]], ... */
+export type NestedArray = number | readonly NestedArray[];
+
+/**
+ * A float32 tensor from host values, as `torch.tensor`: nested arrays give their own shape
+ * (`tensor([[1, 2], [3, 4]])` is [2, 2], `tensor(3)` a scalar); flat values (an array or a
+ * typed array) are read in row-major order into `shape`, which defaults to [length].
+ */
+export function tensor(values: NestedArray | ArrayLike<number>, shape?: readonly number[]): Tensor {
+  const host = hostValues("tensor", values, shape);
+  return wrap(B().fromArray(Float32Array.from(host.values), host.shape, "float32"), host.shape);
 }
 
-/** An int32 tensor (indices, class labels) from host values; keeps a host copy. */
-export function intTensor(values: ArrayLike<number>, shape: readonly number[]): Tensor {
-  if (values.length !== sizeOf(shape)) {
-    throw new Error(`rnnkit: intTensor(): ${values.length} values do not fill shape ${fmt(shape)}`);
-  }
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
+/**
+ * An int32 tensor (indices, class labels) from host values, shaped as `tensor()` shapes
+ * them; keeps a host copy, against which modules validate indices.
+ */
+export function intTensor(
+  values: NestedArray | ArrayLike<number>,
+  shape?: readonly number[],
+): Tensor {
+  const host = hostValues("intTensor", values, shape);
+  for (let i = 0; i < host.values.length; i++) {
+    const v = host.values[i];
     if (!Number.isInteger(v) || Math.abs(v) > 2 ** 31 - 1) {
       throw new Error(`rnnkit: intTensor(): ${v} is not a 32-bit integer`);
     }
   }
-  const ints = Int32Array.from(values);
-  return new Tensor(B().fromArray(ints, shape, "int32"), shape, "int32", ints);
+  const ints = Int32Array.from(host.values);
+  return new Tensor(B().fromArray(ints, host.shape, "int32"), host.shape, "int32", ints);
 }
 
+/** Flat values and shape of `tensor()`'s arguments, checked; errors name `fn`. */
+function hostValues(
+  fn: string,
+  values: NestedArray | ArrayLike<number>,
+  shape?: readonly number[],
+): { values: ArrayLike<number>; shape: readonly number[] } {
+  const fail = (why: string): never => {
+    throw new Error(`rnnkit: ${fn}(): ${why}`);
+  };
+  let flat: ArrayLike<number>;
+  let inferred: number[];
+  if (typeof values === "number") [flat, inferred] = [[values], []];
+  else if (ArrayBuffer.isView(values) || !Array.isArray(values)) {
+    flat = values as ArrayLike<number>;
+    if (typeof flat?.length !== "number") fail(`expected numbers or nested arrays, got ${flat}`);
+    inferred = [flat.length];
+  } else {
+    const out: number[] = [];
+    inferred = [];
+    for (let v: unknown = values; Array.isArray(v); v = v[0]) inferred.push(v.length);
+    const walk = (v: unknown, depth: number, at: string) => {
+      if (depth === inferred.length) {
+        if (typeof v !== "number") fail(`values${at} is ${JSON.stringify(v)}, not a number`);
+        out.push(v as number);
+      } else if (!Array.isArray(v) || v.length !== inferred[depth]) {
+        fail(
+          `ragged nested array: values${at} should be an array of ${inferred[depth]}, got ` +
+            (Array.isArray(v) ? `an array of ${v.length}` : JSON.stringify(v)),
+        );
+      } else v.forEach((x, i) => walk(x, depth + 1, `${at}[${i}]`));
+    };
+    walk(values, 0, "");
+    flat = out;
+  }
+  if (shape === undefined) return { values: flat, shape: inferred };
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    fail(`shape ${fmt(shape)} must hold non-negative integers`);
+  }
+  if (flat.length !== sizeOf(shape)) fail(`${flat.length} values do not fill shape ${fmt(shape)}`);
+  return { values: flat, shape };
+}
+
+/** A float32 tensor of `shape` filled with `value` (`torch.full`). */
 export function full(shape: readonly number[], value: number): Tensor {
   return wrap(B().fill(shape, value), shape);
 }
 
+/** A float32 tensor of zeros (`torch.zeros`). */
 export function zeros(shape: readonly number[]): Tensor {
   return full(shape, 0);
 }
@@ -73,21 +121,6 @@ export function oneHot(indices: Tensor, depth: number): Tensor {
 }
 
 // --- Elementwise -------------------------------------------------------------------------
-
-/** NumPy broadcasting of two shapes, or an error naming both. */
-export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
-  const n = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = a[a.length - n + i] ?? 1;
-    const y = b[b.length - n + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) {
-      throw new Error(`rnnkit: ${op}: shapes ${fmt(a)} and ${fmt(b)} do not broadcast`);
-    }
-    out.push(Math.max(x, y));
-  }
-  return out;
-}
 
 /** Sums a broadcast gradient back down to `shape`. */
 function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
@@ -116,18 +149,22 @@ function binary(
   });
 }
 
+/** a + b, broadcasting like `torch.add`. */
 export function add(a: Tensor, b: Tensor): Tensor {
   return binary("add", a, b, (g) => [g, g]);
 }
 
+/** a - b, broadcasting like `torch.sub`. */
 export function sub(a: Tensor, b: Tensor): Tensor {
   return binary("sub", a, b, (g) => [g, neg(g)]);
 }
 
+/** a * b elementwise, broadcasting like `torch.mul`. */
 export function mul(a: Tensor, b: Tensor): Tensor {
   return binary("mul", a, b, (g) => [mul(g, b), mul(g, a)]);
 }
 
+/** a / b elementwise, broadcasting like `torch.div`. */
 export function div(a: Tensor, b: Tensor): Tensor {
   return binary("div", a, b, (g) => [div(g, b), neg(div(mul(g, a), mul(b, b)))]);
 }
@@ -144,52 +181,44 @@ function unary(kernel: UnaryKernel, x: Tensor, backward: (g: Tensor, y: Tensor) 
   return record(kernel, [x], y, (g) => [backward(g, y)]);
 }
 
+/** -x. */
 export function neg(x: Tensor): Tensor {
   return unary("neg", x, (g) => neg(g));
 }
 
+/** e^x elementwise. */
 export function exp(x: Tensor): Tensor {
   return unary("exp", x, (g, y) => mul(g, y));
 }
 
+/** Natural logarithm elementwise. */
 export function log(x: Tensor): Tensor {
   return unary("log", x, (g) => div(g, x));
 }
 
+/** Square root elementwise. */
 export function sqrt(x: Tensor): Tensor {
   return unary("sqrt", x, (g, y) => div(scale(g, 0.5), y));
 }
 
-/** g * tanh'(x) given y = tanh(x): g (1 - y^2). */
-export function tanhGrad(g: Tensor, y: Tensor): Tensor {
-  return sub(g, mul(g, mul(y, y)));
-}
-
-/** g * sigmoid'(x) given y = sigmoid(x): g y (1 - y). */
-export function sigmoidGrad(g: Tensor, y: Tensor): Tensor {
-  return mul(g, sub(y, mul(y, y)));
-}
-
-/** 1 where x > 0, else 0; not differentiable (relu's derivative). */
-export function stepMask(x: Tensor): Tensor {
-  return wrap(B().step(x.handle), x.shape);
-}
-
+/** Hyperbolic tangent elementwise. */
 export function tanh(x: Tensor): Tensor {
   return unary("tanh", x, tanhGrad);
 }
 
+/** 1 / (1 + e^-x) elementwise. */
 export function sigmoid(x: Tensor): Tensor {
   return unary("sigmoid", x, sigmoidGrad);
 }
 
+/** max(x, 0) elementwise; the gradient at 0 is 0, as in PyTorch. */
 export function relu(x: Tensor): Tensor {
   return unary("relu", x, (g) => mul(g, stepMask(x)));
 }
 
 // --- Linear algebra and reductions -------------------------------------------------------
 
-/** op(a) @ op(b) for 2-D tensors; op transposes when the flag is set. */
+/** op(a) @ op(b) for 2-D tensors; op transposes when the flag is set (default false). */
 export function matmul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
   if (a.shape.length !== 2 || b.shape.length !== 2) {
     throw new Error(`rnnkit: matmul needs 2-D tensors, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
@@ -227,7 +256,7 @@ function reducedShape(shape: readonly number[], axes: number[], keepDims: boolea
     : shape.filter((_, i) => !axes.includes(i));
 }
 
-/** Sum over `axes` (all by default). */
+/** Sum over `axes` (default: all); reduced axes are dropped unless keepDims (default false). */
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normAxes(axes, x.shape.length);
   const out = wrap(B().sum(x.handle, ax, keepDims), reducedShape(x.shape, ax, keepDims));
@@ -237,20 +266,20 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
   });
 }
 
-/** Mean over `axes` (all by default). */
+/** Mean over `axes` (default: all); reduced axes are dropped unless keepDims (default false). */
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normAxes(axes, x.shape.length);
   const n = ax.reduce((p, a) => p * x.shape[a], 1);
   return scale(sum(x, ax, keepDims), 1 / n);
 }
 
-/** Max over `axes`, as a constant: no gradient flows through it. */
+/** Max over `axes`, as a constant: no gradient flows through it. keepDims: default false. */
 export function maxDetached(x: Tensor, axes: number | readonly number[], keepDims = false): Tensor {
   const ax = normAxes(axes, x.shape.length);
   return wrap(B().max(x.handle, ax, keepDims), reducedShape(x.shape, ax, keepDims));
 }
 
-/** log(softmax(x)) along `axis`, computed stably. */
+/** log(softmax(x)) along `axis` (default -1, the last), computed stably. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   // Shifting by the (constant) max changes no gradient, so it needs none.
   const shifted = sub(x, maxDetached(x, axis, true));
@@ -279,12 +308,14 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return record("reshape", [x], out, (g) => [reshape(g, x.shape)]);
 }
 
+/** Axes permuted: result axis i is `x`'s axis perm[i] (`torch.permute`). */
 export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   const out = wrap(B().transpose(x.handle, perm), perm.map((p) => x.shape[p]));
   const inverse = perm.map((_, i) => perm.indexOf(i));
   return record("transpose", [x], out, (g) => [transpose(g, inverse)]);
 }
 
+/** Joins tensors along `axis` (negative counts from the end), as `torch.cat`. */
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const rank = xs[0].shape.length;
   const ax = normAxes(axis, rank)[0];

@@ -11,12 +11,21 @@
 const N = 624; // mt19937 state size
 const M = 397; // mt19937 shift size
 
+/**
+ * A seeded generator, bit for bit PyTorch's CPU generator (torch 1.13, x86-64 with AVX2).
+ * Pass one as `rng` to a module, `Dropout` or `generate` to keep its draws apart from the
+ * global generator's (`manualSeed`, `globalRandom`).
+ */
 export class Random {
   #mt = new Uint32Array(N);
   #next = N; // index of the next state word to temper; N means "twist first"
   // CPUGeneratorImpl::next_double_normal_sample_: the sin() half of the last Box-Muller pair.
   #cachedNormal: number | null = null;
 
+  /**
+   * A generator in the state of `torch.Generator().manual_seed(seed)`: `seed` is an integer
+   * of which only the low 32 bits count (negative seeds wrap, as in torch). Default 0.
+   */
   constructor(seed = 0) {
     if (!Number.isSafeInteger(seed)) {
       throw new Error(`rnnkit: seed must be an integer, got ${seed}`);
@@ -69,7 +78,10 @@ export class Random {
     return out;
   }
 
-  /** `n` float32 values from N(mean, std^2): `torch.empty(n).normal_(mean, std)`. */
+  /**
+   * `n` float32 values from N(mean, std^2), default N(0, 1):
+   * `torch.empty(n).normal_(mean, std)`.
+   */
   normal(n: number, mean = 0, std = 1): Float32Array {
     const out = new Float32Array(n);
     if (n >= 16) {
@@ -89,6 +101,7 @@ export class Random {
     return [...this.#mt, this.#next, cached === null ? 0 : 1, cached ?? 0];
   }
 
+  /** Restores a state returned by `getState()`; an error for anything else. */
   setState(state: readonly number[]): void {
     if (state.length !== N + 3 || !(state[N] >= 0 && state[N] <= N)) {
       throw new Error(`rnnkit: not a generator state (expected ${N + 3} numbers)`);

@@ -14,10 +14,18 @@ import { getBackend, keep, track, untrack } from "./engine.ts";
 /** Maps the gradients of a node's outputs to the gradients of its inputs. */
 export type BackwardFn = (grads: Tensor[]) => (Tensor | null)[];
 
+/**
+ * The record of one differentiable op in the autograd graph (PyTorch's `grad_fn`), attached
+ * to the tensors it produced.
+ */
 export interface Node {
+  /** The op's name, e.g. "matmul". */
   readonly name: string;
+  /** The tensors the op read. */
   readonly inputs: readonly Tensor[];
+  /** The tensors the op produced. */
   readonly outputs: readonly Tensor[];
+  /** Maps the outputs' gradients to the inputs' (null: no gradient for that input). */
   readonly backward: BackwardFn;
 }
 
@@ -34,21 +42,37 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Whether ops record gradients now: false inside `noGrad`. */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
+/**
+ * An n-dimensional array of float32 or int32 values on the current backend, with PyTorch's
+ * autograd: make one with `tensor()` or `intTensor()`, compute with `ops`, call
+ * `backward()` on a scalar result. Storage is freed by `dispose()` or by the enclosing
+ * `tidy`, not by the garbage collector (GPU memory is invisible to it).
+ */
 export class Tensor {
   #handle: Handle | null;
+  /** The size of every axis; [] for a scalar. */
   readonly shape: readonly number[];
+  /** "float32" or "int32" (indices, class labels). */
   readonly dtype: DType;
   /** Host copy of int32 tensors made from host data: indices are validated against it. */
   readonly hostInts: Int32Array | null;
+  /** Whether `backward()` accumulates a gradient into this leaf's `.grad` (default false). */
   requiresGrad = false;
+  /** The gradient accumulated by `backward()`, or null. */
   grad: Tensor | null = null;
   /** The op that produced this tensor, when it was recorded for autograd. */
   node: Node | null = null;
 
+  /**
+   * Wraps a backend handle of this shape and dtype (default "float32"); `hostInts` is the
+   * host copy of an int32 tensor's values. Model code makes tensors with `tensor()`,
+   * `intTensor()`, `zeros()` or `full()`; backend code and ops use this.
+   */
   constructor(
     handle: Handle,
     shape: readonly number[],
@@ -62,15 +86,18 @@ export class Tensor {
     track(this);
   }
 
+  /** The backend's storage; an error after `dispose()`. */
   get handle(): Handle {
     if (!this.#handle) throw new Error(`rnnkit: tensor [${this.shape}] used after dispose()`);
     return this.#handle;
   }
 
+  /** The number of elements (PyTorch's `numel()`). */
   get size(): number {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
+  /** Whether `dispose()` has freed the storage. */
   get disposed(): boolean {
     return this.#handle === null;
   }
@@ -99,6 +126,20 @@ export class Tensor {
   clone(): Tensor {
     return new Tensor(
       getBackend().scale(this.handle, 1),
+      this.shape,
+      this.dtype,
+      this.hostInts ?? undefined,
+    );
+  }
+
+  /**
+   * The same values without autograd history (PyTorch's `detach()`): no gradient flows back
+   * through the result. Backends share the storage where they can (no copy); the result has
+   * its own handle, so either tensor can be disposed first.
+   */
+  detach(): Tensor {
+    return new Tensor(
+      getBackend().reshape(this.handle, this.shape),
       this.shape,
       this.dtype,
       this.hostInts ?? undefined,

@@ -9,10 +9,13 @@ import type { Tensor } from "../tensor.ts";
 
 /** Inputs [batch, seqLen] (int32) and their targets, the next characters, flat [batch * seqLen]. */
 export interface Batch {
+  /** Character indices [batch, seqLen] (int32). */
   input: Tensor;
+  /** The character after each input, flat [batch * seqLen] (int32). */
   target: Tensor;
 }
 
+/** A text as characters: vocabulary, indices, train/validation split, batches. */
 export class CharCorpus {
   /** The distinct characters (code points, not UTF-16 units), sorted by code point. */
   readonly vocab: string[];
@@ -22,6 +25,7 @@ export class CharCorpus {
   readonly val: Int32Array;
   readonly #index: Map<string, number>;
 
+  /** Splits `text`: the last `valFraction` (default 0.1) of its characters are for validation. */
   constructor(text: string, valFraction = 0.1) {
     if (!(valFraction >= 0 && valFraction < 1)) {
       throw new Error(`rnnkit: CharCorpus: valFraction must be in [0, 1), got ${valFraction}`);
@@ -44,6 +48,7 @@ export class CharCorpus {
     });
   }
 
+  /** The characters at `indices`, as a string. */
   decode(indices: ArrayLike<number>): string {
     return Array.from(indices, (i) => this.vocab[i]).join("");
   }
@@ -71,6 +76,17 @@ export class CharCorpus {
     const n = Math.min(count, maxWindows);
     return Array.from({ length: n }, (_, i) => Math.floor((i * count) / n) * seqLen);
   }
+
+  /**
+   * The `validationStarts(seqLen, maxWindows)` windows in batches of up to `batchSize`,
+   * made as they are read (so `evaluate` frees each with its loss).
+   */
+  *validationBatches(seqLen: number, batchSize: number, maxWindows = Infinity): Generator<Batch> {
+    const starts = this.validationStarts(seqLen, maxWindows);
+    for (let i = 0; i < starts.length; i += batchSize) {
+      yield windows(this.val, starts.slice(i, i + batchSize), seqLen);
+    }
+  }
 }
 
 /** The windows of `data` starting at `starts`, each `seqLen` inputs and the targets after. */
@@ -96,10 +112,12 @@ export function windows(data: Int32Array, starts: readonly number[], seqLen: num
 export class StreamBatcher {
   /** Characters per stream (inputs; each also needs the next one as its target). */
   readonly streamLength: number;
+  /** Chunks before the streams start over. */
   readonly chunksPerEpoch: number;
   /** The chunk `next()` returns next, in [0, chunksPerEpoch): a checkpoint saves it. */
   position = 0;
 
+  /** Cuts `data` into `batch` streams read `seqLen` characters at a time. */
   constructor(readonly data: Int32Array, readonly batch: number, readonly seqLen: number) {
     this.streamLength = Math.floor((data.length - 1) / batch);
     this.chunksPerEpoch = Math.floor(this.streamLength / seqLen);

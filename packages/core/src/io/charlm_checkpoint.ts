@@ -2,7 +2,7 @@
  * CharLM checkpoints: a standard safetensors file whose tensors are exactly the PyTorch
  * state dict of `emb = nn.Embedding(V, E)`, `rnn = nn.RNN | LSTM | GRU(E, H, num_layers=L,
  * batch_first=True)` and `fc = nn.Linear(H, V)` (float32), so PyTorch can write and read
- * them (tests/fixtures/rnnkit_export.py). `__metadata__` holds what the shapes cannot tell:
+ * them (python/rnnkit_export.py). `__metadata__` holds what the shapes cannot tell:
  *
  *   format       "rnnkit.charlm.v1"
  *   cell         "rnn" | "lstm" | "gru"
@@ -14,9 +14,11 @@
  */
 import { type Cell, CharLM } from "../models/char_lm.ts";
 import { Random } from "../random.ts";
-import { decodeSafetensors, encodeSafetensors, type HostTensor } from "./safetensors.ts";
+import { decodeSafetensors } from "./safetensors.ts";
+import { encodeModule } from "./module_io.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 
+/** The `format` a CharLM checkpoint declares in its metadata. */
 export const CHARLM_FORMAT = "rnnkit.charlm.v1";
 
 const CELLS: readonly Cell[] = ["rnn", "lstm", "gru"];
@@ -37,12 +39,12 @@ function vocabProblem(vocab: unknown): string | null {
   return null;
 }
 
-/** Serializes `model` and its vocabulary (index order) as a CharLM checkpoint. */
-export async function encodeCharLM(
-  model: CharLM,
-  vocab: string[],
-  extraMetadata: Record<string, string> = {},
-): Promise<Uint8Array> {
+/**
+ * The metadata that makes a model file a CharLM checkpoint (format, cell, num_layers,
+ * nonlinearity, vocab): pass it as `saveCheckpoint`'s `modelMetadata`, or let
+ * `saveCharLM` write it. The vocabulary must match the model's vocabSize.
+ */
+export function charLMMetadata(model: CharLM, vocab: string[]): Record<string, string> {
   const { cell, numLayers, nonlinearity, vocabSize } = model.config;
   const problem = vocabProblem(vocab);
   if (problem) fail("checkpoint", `vocab ${problem}`);
@@ -52,22 +54,25 @@ export async function encodeCharLM(
       `vocab has ${vocab.length} characters but the model's vocabSize is ${vocabSize}`,
     );
   }
-  const clash = Object.keys(extraMetadata).find((k) => RESERVED.includes(k));
-  if (clash) fail("checkpoint", `extra metadata cannot set the reserved key "${clash}"`);
-
-  const tensors: Record<string, HostTensor> = {};
-  for (const [key, t] of Object.entries(model.stateDict())) {
-    tensors[key] = { shape: t.shape, data: await t.data() };
-  }
-  const metadata: Record<string, string> = {
+  return {
     format: CHARLM_FORMAT,
     cell,
     num_layers: String(numLayers),
     ...(cell === "rnn" ? { nonlinearity: nonlinearity ?? "tanh" } : {}),
     vocab: JSON.stringify(vocab),
-    ...extraMetadata,
   };
-  return encodeSafetensors(tensors, metadata);
+}
+
+/** Serializes `model` and its vocabulary (index order) as a CharLM checkpoint. */
+export async function encodeCharLM(
+  model: CharLM,
+  vocab: string[],
+  extraMetadata: Record<string, string> = {},
+): Promise<Uint8Array> {
+  const metadata = charLMMetadata(model, vocab);
+  const clash = Object.keys(extraMetadata).find((k) => RESERVED.includes(k));
+  if (clash) fail("checkpoint", `extra metadata cannot set the reserved key "${clash}"`);
+  return await encodeModule(model, { ...metadata, ...extraMetadata });
 }
 
 /**

@@ -10,7 +10,9 @@
 
 /** Host values of one tensor: `Float32Array` is stored as F32, `Int32Array` as I32. */
 export interface HostTensor {
+  /** The size of every axis; [] for a scalar. */
   shape: readonly number[];
+  /** The values in row-major order, as many as the shape holds. */
   data: Float32Array | Int32Array;
 }
 

@@ -4,6 +4,8 @@
  * the same three PyTorch modules.
  */
 import { reshape } from "../ops.ts";
+import { CrossEntropyLoss } from "../nn/cross_entropy.ts";
+import type { Batch } from "../data/text.ts";
 import type { Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { Embedding } from "../nn/embedding.ts";
@@ -11,28 +13,43 @@ import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { GRU, LSTM, RNN } from "../nn/rnn.ts";
 
+/** The recurrent layer of a CharLM. */
 export type Cell = "rnn" | "lstm" | "gru";
 
+/** The sizes of a CharLM: Embedding(vocabSize, embeddingSize) -> cell(embeddingSize, hiddenSize, numLayers) -> Linear(hiddenSize, vocabSize). */
 export interface CharLMConfig {
+  /** Distinct characters. */
   vocabSize: number;
+  /** The recurrent layer: RNN, LSTM or GRU. */
   cell: Cell;
+  /** Embedding dimension. */
   embeddingSize: number;
+  /** Hidden size of the recurrent layers. */
   hiddenSize: number;
+  /** Recurrent layers. */
   numLayers: number;
-  /** RNN only. */
+  /** The RNN's nonlinearity (cell "rnn" only). Default "tanh". */
   nonlinearity?: "tanh" | "relu";
+  /** Dropout between recurrent layers, in training mode. Default 0. */
   dropout?: number;
+  /** Generator of the initial weights and of dropout. Default: the global generator. */
   rng?: Random;
 }
 
 /** Recurrent state: h, or [h, c] for an LSTM; each [numLayers, batch, hidden]. */
 export type RecurrentState = Tensor | [Tensor, Tensor];
 
+/** A character language model: Embedding -> RNN | LSTM | GRU (batchFirst) -> Linear. */
 export class CharLM extends Module {
+  /** Character embeddings. */
   readonly emb: Embedding;
+  /** The recurrent layers (batchFirst). */
   readonly rnn: RNN | LSTM | GRU;
+  /** Hidden state to next-character logits. */
   readonly fc: Linear;
+  readonly #ce = new CrossEntropyLoss();
 
+  /** Builds the model; initial weights are PyTorch's for the same seed and order. */
   constructor(readonly config: CharLMConfig) {
     super();
     const { vocabSize, cell, embeddingSize, hiddenSize, numLayers, rng } = config;
@@ -60,5 +77,14 @@ export class CharLM extends Module {
       : (this.rnn as RNN | GRU).forward(x, state as Tensor | undefined);
     const logits = this.fc.forward(out);
     return [reshape(logits, [...indices.shape, this.config.vocabSize]), next];
+  }
+
+  /**
+   * The mean cross-entropy of predicting every next character of `batch` (its input
+   * [batch, seq] and target [batch * seq]), and the final state.
+   */
+  loss(batch: Batch, state?: RecurrentState): [Tensor, RecurrentState] {
+    const [logits, next] = this.forward(batch.input, state);
+    return [this.#ce.forward(reshape(logits, [-1, this.config.vocabSize]), batch.target), next];
   }
 }

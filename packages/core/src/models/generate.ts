@@ -9,12 +9,13 @@ import { globalRandom, type Random } from "../random.ts";
 import { noGrad, type Tensor } from "../tensor.ts";
 import type { CharLM, RecurrentState } from "./char_lm.ts";
 
+/** Options of `generate`. */
 export interface GenerateOptions {
-  /** Softmax temperature; 0 picks the argmax (greedy). Default 1. */
+  /** Softmax temperature, >= 0; 0 picks the argmax (greedy). Default 1. */
   temperature?: number;
-  /** Sample among the k largest logits only. Default: all. */
+  /** Sample among the k largest logits only (an integer >= 1). Default: all of them. */
   topK?: number;
-  /** Default: the global generator. */
+  /** Generator of the samples (unused when greedy). Default: the global generator. */
   rng?: Random;
 }
 

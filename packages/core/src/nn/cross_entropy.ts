@@ -1,13 +1,22 @@
 import { logSoftmax, mul, neg, oneHot, scale, sub, sum, tensor } from "../ops.ts";
 import type { Tensor } from "../tensor.ts";
 
+/**
+ * How per-sample losses are combined: their mean over the non-ignored targets, their sum,
+ * or none (the [N] losses, 0 at ignored targets).
+ */
 export type Reduction = "mean" | "sum" | "none";
 
+/** Options of `CrossEntropyLoss`, with PyTorch's defaults. */
 export interface CrossEntropyOptions {
+  /** How the per-sample losses are combined. Default "mean". */
   reduction?: Reduction;
-  /** Targets equal to this contribute no loss and no gradient. */
+  /** Targets equal to this contribute no loss and no gradient. Default -100. */
   ignoreIndex?: number;
-  /** Mixes the one-hot target with the uniform distribution by this amount. */
+  /**
+   * Mixes the one-hot target with the uniform distribution over the C classes by this
+   * amount, in [0, 1]. Default 0.
+   */
   labelSmoothing?: number;
 }
 
@@ -16,10 +25,14 @@ export interface CrossEntropyOptions {
  * `CrossEntropyLoss`: log-softmax, then negative log-likelihood of the target class.
  */
 export class CrossEntropyLoss {
+  /** How the per-sample losses are combined. */
   readonly reduction: Reduction;
+  /** The target value that contributes nothing. */
   readonly ignoreIndex: number;
+  /** The label smoothing amount, in [0, 1]. */
   readonly labelSmoothing: number;
 
+  /** A loss with the given options; see `CrossEntropyOptions` for the defaults. */
   constructor(options: CrossEntropyOptions = {}) {
     this.reduction = options.reduction ?? "mean";
     this.ignoreIndex = options.ignoreIndex ?? -100;
@@ -36,6 +49,10 @@ export class CrossEntropyLoss {
     }
   }
 
+  /**
+   * Logits `input` [N, C] and int32 class indices `target` [N] (from `intTensor`) -> the
+   * loss: a scalar, or [N] with reduction "none".
+   */
   forward(input: Tensor, target: Tensor): Tensor {
     const [n, c] = input.shape;
     if (input.shape.length !== 2 || target.shape.length !== 1 || target.shape[0] !== n) {

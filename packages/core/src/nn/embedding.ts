@@ -3,17 +3,25 @@ import { globalRandom, type Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkSize, Module } from "./module.ts";
 
+/** Options of `Embedding`. */
 export interface EmbeddingOptions {
-  /** This row starts at zero and receives no gradient (e.g. a padding token). */
+  /**
+   * This row starts at zero and receives no gradient (e.g. a padding token); negative
+   * counts from the end. Default: none.
+   */
   paddingIdx?: number;
+  /** Generator of the initial weights. Default: the global generator. */
   rng?: Random;
 }
 
 /** A lookup table of dense vectors, `weight` [numEmbeddings, embeddingDim] ~ N(0, 1). */
 export class Embedding extends Module {
+  /** [numEmbeddings, embeddingDim], initially N(0, 1) (the padding row zero). */
   readonly weight: Tensor;
+  /** The padding row, made non-negative; null when there is none. */
   readonly paddingIdx: number | null;
 
+  /** A table of `numEmbeddings` vectors of `embeddingDim` values (positive integers). */
   constructor(
     readonly numEmbeddings: number,
     readonly embeddingDim: number,

@@ -3,16 +3,22 @@ import { globalRandom, type Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkSize, expectLastDim, Module, uniformInit } from "./module.ts";
 
+/** Options of `Linear`. */
 export interface LinearOptions {
+  /** Learn an additive bias `b`. Default true. */
   bias?: boolean;
+  /** Generator of the initial weights and bias. Default: the global generator. */
   rng?: Random;
 }
 
 /** y = x W^T + b over the last axis, with PyTorch's keys `weight` [out, in] and `bias`. */
 export class Linear extends Module {
+  /** [outFeatures, inFeatures], initially U(-1/sqrt(inFeatures), 1/sqrt(inFeatures)). */
   readonly weight: Tensor;
+  /** [outFeatures], initialised like `weight`; null with `bias: false`. */
   readonly bias: Tensor | null;
 
+  /** A layer from `inFeatures` to `outFeatures` (positive integers). */
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
@@ -35,6 +41,7 @@ export class Linear extends Module {
       : this.registerParameter("bias", uniformInit(rng, [outFeatures], bound), [outFeatures]);
   }
 
+  /** x [..., inFeatures] -> [..., outFeatures]. */
   forward(x: Tensor): Tensor {
     expectLastDim(`Linear(${this.inFeatures}, ${this.outFeatures})`, x, this.inFeatures);
     const y = matmul(reshape(x, [-1, this.inFeatures]), this.weight, false, true);

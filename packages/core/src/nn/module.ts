@@ -10,7 +10,12 @@ import { noGrad, Tensor } from "../tensor.ts";
 /** A tensor or plain host values, as found in fixtures and checkpoints. */
 export type TensorLike = Tensor | { shape: readonly number[]; data: ArrayLike<number> };
 
+/**
+ * The base of every layer, as PyTorch's `nn.Module`: named parameters and submodules,
+ * `stateDict`/`loadStateDict` with PyTorch's keys, training and evaluation mode.
+ */
 export abstract class Module {
+  /** Training mode (dropout active); set by `train()` and `eval()`. Default true. */
   training = true;
   readonly #params = new Map<string, Tensor>();
   readonly #children = new Map<string, Module>();
@@ -27,12 +32,16 @@ export abstract class Module {
     return p;
   }
 
+  /** Registers a submodule, whose parameters get the prefix `name.`; returns `module`. */
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.#children.set(name, module);
     return module;
   }
 
-  /** [name, parameter] pairs with dotted PyTorch names, in registration order. */
+  /**
+   * [name, parameter] pairs with dotted PyTorch names, each after `prefix` (default ""), in
+   * registration order.
+   */
   namedParameters(prefix = ""): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [name, p] of this.#params) out.push([prefix + name, p]);
@@ -40,6 +49,7 @@ export abstract class Module {
     return out;
   }
 
+  /** The parameters of this module and its submodules, in registration order. */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
@@ -50,10 +60,27 @@ export abstract class Module {
   }
 
   /**
-   * Copies values into the parameters. Every key must be present, known and of the right
-   * shape; otherwise nothing is changed and the error lists every problem.
+   * Copies values into the parameters (PyTorch's `load_state_dict`, strict). Every key must
+   * be present, known and of the right shape, host values finite, tensors not disposed;
+   * otherwise nothing is changed and the error lists every problem.
    */
   loadStateDict(state: Record<string, TensorLike>): void {
+    const problems = this.stateDictProblems(state);
+    if (problems.length) {
+      throw new Error(`rnnkit: ${this.constructor.name}.loadStateDict: ${problems.join("; ")}`);
+    }
+    const params = new Map(this.namedParameters());
+    noGrad(() => {
+      for (const [key, value] of Object.entries(state)) {
+        // Copy rather than alias a caller's tensor: the caller may dispose it.
+        const src = value instanceof Tensor ? value.clone() : tensor(value.data, value.shape);
+        params.get(key)!.assign(src);
+      }
+    });
+  }
+
+  /** Every reason `loadStateDict(state)` would refuse `state`; empty when it would load it. */
+  stateDictProblems(state: Record<string, TensorLike>): string[] {
     const params = new Map(this.namedParameters());
     const problems: string[] = [];
     for (const key of params.keys()) if (!(key in state)) problems.push(`missing key "${key}"`);
@@ -62,29 +89,29 @@ export abstract class Module {
       if (!p) problems.push(`unexpected key "${key}"`);
       else if (value.shape.join() !== p.shape.join()) {
         problems.push(`"${key}" has shape [${value.shape}], expected [${p.shape}]`);
-      } else if (!(value instanceof Tensor) && value.data.length !== p.size) {
+      } else if (value instanceof Tensor) {
+        if (value.disposed) problems.push(`"${key}" is a disposed tensor`);
+      } else if (value.data.length !== p.size) {
         problems.push(`"${key}" has ${value.data.length} values, expected ${p.size}`);
+      } else {
+        const bad = Array.prototype.find.call(value.data, (v: number) => !Number.isFinite(v));
+        if (bad !== undefined) problems.push(`"${key}" holds a non-finite value (${bad})`);
       }
     }
-    if (problems.length) {
-      throw new Error(`rnnkit: ${this.constructor.name}.loadStateDict: ${problems.join("; ")}`);
-    }
-    noGrad(() => {
-      for (const [key, value] of Object.entries(state)) {
-        const src = value instanceof Tensor ? value : tensor(value.data, value.shape);
-        // Copy rather than alias a caller's tensor: the caller may dispose it.
-        params.get(key)!.assign(value instanceof Tensor ? src.clone() : src);
-      }
-    });
+    return problems;
   }
 
-  /** Sets training mode (dropout active) on this module and its children. */
+  /**
+   * Sets training mode (`mode` true, the default: dropout active) or evaluation mode on this
+   * module and its children.
+   */
   train(mode = true): this {
     this.training = mode;
     for (const m of this.#children.values()) m.train(mode);
     return this;
   }
 
+  /** Sets evaluation mode (dropout off): `train(false)`. */
   eval(): this {
     return this.train(false);
   }

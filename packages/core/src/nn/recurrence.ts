@@ -7,8 +7,6 @@ import { add, matmul, mul, relu, sigmoid, split, sub, tanh } from "../ops.ts";
 import type { Tensor } from "../tensor.ts";
 import { RECURRENT_GATES, type RecurrentMode } from "../backend.ts";
 
-export type Mode = RecurrentMode;
-
 /** Rows of weight_ih / weight_hh per hidden unit. */
 export const GATES = RECURRENT_GATES;
 
@@ -35,7 +33,13 @@ function affine(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
  * [batch, gates*hidden]. Differentiable when gradients are recorded (the cells); also
  * returns the activations the sequence layer's hand-written backward pass needs.
  */
-export function stepForward(mode: Mode, xp: Tensor, hp: Tensor, h: Tensor, c: Tensor | undefined) {
+export function stepForward(
+  mode: RecurrentMode,
+  xp: Tensor,
+  hp: Tensor,
+  h: Tensor,
+  c: Tensor | undefined,
+) {
   const size = h.shape[1];
   switch (mode) {
     case "RNN_TANH":
@@ -63,7 +67,7 @@ export function stepForward(mode: Mode, xp: Tensor, hp: Tensor, h: Tensor, c: Te
 }
 
 /** One cell step from the raw input x [batch, input]. */
-export function cell(mode: Mode, x: Tensor, state: State, w: Weights): State {
+export function cell(mode: RecurrentMode, x: Tensor, state: State, w: Weights): State {
   const { h, c } = stepForward(
     mode,
     affine(x, w.wIh, w.bIh),

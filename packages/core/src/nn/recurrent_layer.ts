@@ -9,24 +9,12 @@
  * some backends (tfjs-wasm) run 10-40x slower than plain matmuls. The forward math is
  * recurrence.ts's `stepForward`, the same the cells use; the parity fixtures check both.
  */
-import {
-  add,
-  concat,
-  matmul,
-  mul,
-  reshape,
-  sigmoidGrad,
-  split,
-  stepMask,
-  sub,
-  sum,
-  tanhGrad,
-  transpose,
-} from "../ops.ts";
-import { type FusedOps, RECURRENT_SAVED } from "../backend.ts";
+import { add, concat, matmul, mul, reshape, split, sub, sum, transpose } from "../ops.ts";
+import { sigmoidGrad, stepMask, tanhGrad } from "../grad.ts";
+import { type FusedOps, RECURRENT_SAVED, type RecurrentMode } from "../backend.ts";
 import { getBackend } from "../engine.ts";
 import { needsGrad, noGrad, Tensor } from "../tensor.ts";
-import { GATES, type Mode, type State, stepForward, type Weights } from "./recurrence.ts";
+import { GATES, type State, stepForward, type Weights } from "./recurrence.ts";
 
 /** What one step keeps for the backward pass. */
 interface Saved {
@@ -40,7 +28,7 @@ interface Saved {
  * Gradients of one step's pre-activations given dL/dh' (and dL/dc' for LSTM): dxp for the
  * input projection, dhp for the hidden projection, plus what flows to h and c directly.
  */
-function backwardStep(mode: Mode, s: Saved, dh: Tensor, dc: Tensor | undefined) {
+function backwardStep(mode: RecurrentMode, s: Saved, dh: Tensor, dc: Tensor | undefined) {
   switch (mode) {
     case "RNN_TANH":
     case "RNN_RELU": {
@@ -94,7 +82,7 @@ interface Loop {
 }
 
 interface LoopArgs {
-  mode: Mode;
+  mode: RecurrentMode;
   seq: number;
   batch: number;
   reverse: boolean;
@@ -212,7 +200,7 @@ function fusedLoop(fused: RecurrentOps, a: LoopArgs): Loop {
  * Returns the outputs [seq, batch, hidden] (in time order) and the final state.
  */
 export function recurrentLayer(
-  mode: Mode,
+  mode: RecurrentMode,
   x: Tensor,
   state: State,
   w: Weights,

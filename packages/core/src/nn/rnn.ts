@@ -12,34 +12,65 @@ import { globalRandom, type Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkProbability, dropout } from "./dropout.ts";
 import { checkSize, Module, uniformInit } from "./module.ts";
-import { GATES, type Mode, type State, type Weights } from "./recurrence.ts";
+import { GATES, type State, type Weights } from "./recurrence.ts";
+import type { RecurrentMode } from "../backend.ts";
 import { recurrentLayer } from "./recurrent_layer.ts";
 
+/** Options of `RNN`, `LSTM` and `GRU`, with PyTorch's defaults. */
 export interface RNNBaseOptions {
+  /** Recurrent layers stacked, each reading the previous one's output. Default 1. */
   numLayers?: number;
+  /** Use the biases b_ih and b_hh. Default true. */
   bias?: boolean;
+  /** Input and output are [batch, seq, feature] instead of [seq, batch, feature]. Default false. */
   batchFirst?: boolean;
-  /** Dropout on the outputs of every layer but the last, in training mode. */
+  /**
+   * Dropout probability, in [0, 1), on the outputs of every layer but the last, in training
+   * mode. Default 0.
+   */
   dropout?: number;
+  /** Run a second direction over the reversed sequence and concatenate. Default false. */
   bidirectional?: boolean;
+  /**
+   * Generator of the initial weights, U(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)), and of the
+   * dropout masks. Default: the global generator.
+   */
   rng?: Random;
 }
 
+/** Options of `RNN`. */
 export interface RNNOptions extends RNNBaseOptions {
+  /** The activation, "tanh" or "relu". Default "tanh". */
   nonlinearity?: "tanh" | "relu";
 }
 
+/**
+ * The base of RNN, LSTM and GRU (PyTorch's `RNNBase`): the weights of every layer and
+ * direction, and the run over a sequence.
+ */
 export abstract class RNNBase extends Module {
+  /** Recurrent layers stacked. */
   readonly numLayers: number;
+  /** Whether the layers have biases. */
   readonly bias: boolean;
+  /** Whether input and output are batch first. */
   readonly batchFirst: boolean;
+  /** Dropout probability between layers, in training mode. */
   readonly dropout: number;
+  /** Whether every layer also runs backwards. */
   readonly bidirectional: boolean;
   readonly #weights: Weights[] = [];
   readonly #rng: Random;
 
+  /**
+   * Registers, for every layer l and direction, `weight_ih_l{l}` [gates*hiddenSize, in],
+   * `weight_hh_l{l}` [gates*hiddenSize, hiddenSize] and, with biases, `bias_ih_l{l}` and
+   * `bias_hh_l{l}` [gates*hiddenSize] (suffix `_reverse` for the backward direction), where
+   * `in` is `inputSize` for layer 0 and numDirections*hiddenSize above it. Sizes are
+   * positive integers.
+   */
   constructor(
-    readonly mode: Mode,
+    readonly mode: RecurrentMode,
     readonly inputSize: number,
     readonly hiddenSize: number,
     options: RNNBaseOptions,
@@ -71,6 +102,7 @@ export abstract class RNNBase extends Module {
     }
   }
 
+  /** 2 if bidirectional, else 1. */
   get numDirections(): number {
     return this.bidirectional ? 2 : 1;
   }
@@ -153,8 +185,10 @@ export abstract class RNNBase extends Module {
 
 /** Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu), stacked numLayers deep. */
 export class RNN extends RNNBase {
+  /** The activation, "tanh" or "relu". */
   readonly nonlinearity: "tanh" | "relu";
 
+  /** An RNN from `inputSize` features to `hiddenSize`; see `RNNOptions` for the defaults. */
   constructor(inputSize: number, hiddenSize: number, options: RNNOptions = {}) {
     const nl = options.nonlinearity ?? "tanh";
     if (nl !== "tanh" && nl !== "relu") {
@@ -173,6 +207,7 @@ export class RNN extends RNNBase {
 
 /** Long short-term memory with PyTorch's gate order (i, f, g, o). */
 export class LSTM extends RNNBase {
+  /** An LSTM from `inputSize` features to `hiddenSize`; see `RNNBaseOptions` for the defaults. */
   constructor(inputSize: number, hiddenSize: number, options: RNNBaseOptions = {}) {
     super("LSTM", inputSize, hiddenSize, options);
   }
@@ -186,6 +221,7 @@ export class LSTM extends RNNBase {
 
 /** Gated recurrent unit, PyTorch's variant (reset gate applied after the hidden matmul). */
 export class GRU extends RNNBase {
+  /** A GRU from `inputSize` features to `hiddenSize`; see `RNNBaseOptions` for the defaults. */
   constructor(inputSize: number, hiddenSize: number, options: RNNBaseOptions = {}) {
     super("GRU", inputSize, hiddenSize, options);
   }

@@ -6,21 +6,40 @@ import { reshape, zeros } from "../ops.ts";
 import { globalRandom, type Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkSize, Module, uniformInit } from "./module.ts";
-import { cell, GATES, type Mode, type Weights } from "./recurrence.ts";
+import { cell, GATES, type Weights } from "./recurrence.ts";
+import type { RecurrentMode } from "../backend.ts";
 
-export interface RNNCellOptions {
+/** Options of every cell. */
+export interface RNNCellBaseOptions {
+  /** Use the biases b_ih and b_hh. Default true. */
   bias?: boolean;
+  /**
+   * Generator of the initial weights and biases, U(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)).
+   * Default: the global generator.
+   */
   rng?: Random;
 }
 
-abstract class CellBase extends Module {
+/** Options of `RNNCell`. */
+export interface RNNCellOptions extends RNNCellBaseOptions {
+  /** "tanh" or "relu". Default "tanh". */
+  nonlinearity?: "tanh" | "relu";
+}
+
+/** The base of RNNCell, LSTMCell and GRUCell (PyTorch's `RNNCellBase`): weights and one step. */
+export abstract class RNNCellBase extends Module {
   readonly #w: Weights;
 
+  /**
+   * The weights of a `mode` cell from `inputSize` features to `hiddenSize` (positive
+   * integers): `weight_ih` [gates*hiddenSize, inputSize], `weight_hh` [gates*hiddenSize,
+   * hiddenSize] and, with biases, `bias_ih` and `bias_hh` [gates*hiddenSize].
+   */
   constructor(
-    readonly mode: Mode,
+    readonly mode: RecurrentMode,
     readonly inputSize: number,
     readonly hiddenSize: number,
-    options: RNNCellOptions,
+    options: RNNCellBaseOptions,
   ) {
     super();
     checkSize(this.constructor.name, { inputSize, hiddenSize });
@@ -37,6 +56,10 @@ abstract class CellBase extends Module {
     };
   }
 
+  /**
+   * One step: input [batch, inputSize] or [inputSize], state of the matching shape
+   * ([batch, hiddenSize] or [hiddenSize]; default zeros; c for LSTM only) -> the new state.
+   */
   protected step(input: Tensor, h?: Tensor, c?: Tensor): { h: Tensor; c?: Tensor } {
     const name = `${this.constructor.name}(${this.inputSize}, ${this.hiddenSize})`;
     const rank = input.shape.length;
@@ -74,13 +97,10 @@ abstract class CellBase extends Module {
   }
 }
 
-export interface RNNCellNonlinearityOptions extends RNNCellOptions {
-  nonlinearity?: "tanh" | "relu";
-}
-
 /** h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu). */
-export class RNNCell extends CellBase {
-  constructor(inputSize: number, hiddenSize: number, options: RNNCellNonlinearityOptions = {}) {
+export class RNNCell extends RNNCellBase {
+  /** A cell from `inputSize` features to `hiddenSize`. */
+  constructor(inputSize: number, hiddenSize: number, options: RNNCellOptions = {}) {
     const nl = options.nonlinearity ?? "tanh";
     if (nl !== "tanh" && nl !== "relu") {
       throw new Error(`rnnkit: RNNCell: nonlinearity must be "tanh" or "relu", got "${nl}"`);
@@ -88,28 +108,34 @@ export class RNNCell extends CellBase {
     super(nl === "tanh" ? "RNN_TANH" : "RNN_RELU", inputSize, hiddenSize, options);
   }
 
+  /** input [batch, input] (or [input]) and h [batch, hidden] (default zeros) -> h'. */
   forward(input: Tensor, hx?: Tensor): Tensor {
     return this.step(input, hx).h;
   }
 }
 
-export class LSTMCell extends CellBase {
-  constructor(inputSize: number, hiddenSize: number, options: RNNCellOptions = {}) {
+/** An LSTM cell with PyTorch's gate order (i, f, g, o). */
+export class LSTMCell extends RNNCellBase {
+  /** A cell from `inputSize` features to `hiddenSize`. */
+  constructor(inputSize: number, hiddenSize: number, options: RNNCellBaseOptions = {}) {
     super("LSTM", inputSize, hiddenSize, options);
   }
 
-  /** Returns [h', c']. */
+  /** input [batch, input] (or [input]) and [h, c] [batch, hidden] (default zeros) -> [h', c']. */
   forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, Tensor] {
     const { h, c } = this.step(input, hx?.[0], hx?.[1]);
     return [h, c!];
   }
 }
 
-export class GRUCell extends CellBase {
-  constructor(inputSize: number, hiddenSize: number, options: RNNCellOptions = {}) {
+/** A GRU cell, PyTorch's variant (reset gate applied after the hidden matmul). */
+export class GRUCell extends RNNCellBase {
+  /** A cell from `inputSize` features to `hiddenSize`. */
+  constructor(inputSize: number, hiddenSize: number, options: RNNCellBaseOptions = {}) {
     super("GRU", inputSize, hiddenSize, options);
   }
 
+  /** input [batch, input] (or [input]) and h [batch, hidden] (default zeros) -> h'. */
   forward(input: Tensor, hx?: Tensor): Tensor {
     return this.step(input, hx).h;
   }
