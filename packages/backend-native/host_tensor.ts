@@ -4,7 +4,7 @@
  * a pool when the last handle on them is disposed, so a training step that makes the same
  * tensors every time allocates nothing after the first step.
  */
-import type { DType, Handle } from "@rnnkit/core";
+import type { DType, Handle } from "@rnnkit/core/backend";
 
 export type Values = Float32Array | Int32Array;
 

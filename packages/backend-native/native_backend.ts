@@ -5,24 +5,18 @@
  * under a microsecond plus its arithmetic; the recurrent time loop and the Adam update
  * are fused (recurrent_kernels.ts, FusedOps.adamStep).
  */
-import type { AdamArgs, Backend, DType, FusedOps, Handle } from "@rnnkit/core";
+import {
+  type AdamArgs,
+  type Backend,
+  broadcastShapes,
+  type DType,
+  type FusedOps,
+  type Handle,
+} from "@rnnkit/core/backend";
 import type { Blas } from "./openblas.ts";
 import { F, H, HostMemory, type HostTensor, sizeOf, stridesOf, T } from "./host_tensor.ts";
 import { BINARY, type Kernels, REDUCE, UNARY } from "./kernels.ts";
 import { recurrentBackward, recurrentForward } from "./recurrent_kernels.ts";
-
-/** NumPy's broadcast of two shapes, or an error naming both. */
-function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
-  const rank = Math.max(a.length, b.length);
-  return Array.from({ length: rank }, (_, i) => {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) {
-      throw new Error(`rnnkit native: cannot broadcast shapes [${a}] and [${b}]`);
-    }
-    return Math.max(x, y);
-  });
-}
 
 /** Whether `b` broadcast to `out` is b's values repeated: b's shape, 1s aside, is a suffix. */
 function repeatsAlongRows(
@@ -34,13 +28,22 @@ function repeatsAlongRows(
     dims.every((d, i) => d === out[out.length - dims.length + i]);
 }
 
+/**
+ * The "native" backend: host-memory tensors, C kernels and OpenBLAS. Make one with
+ * `createBackend()`, which builds and loads the kernels first.
+ */
 export class NativeBackend implements Backend {
   readonly name = "native";
   readonly description: string;
   readonly fused: FusedOps;
   readonly #mem = new HostMemory();
+  readonly #blas: Blas;
+  readonly #kernels: Kernels;
 
-  constructor(readonly blas: Blas, readonly kernels: Kernels, kernelsPath: string) {
+  /** A backend on loaded OpenBLAS and kernels; `kernelsPath` names the kernels' library file. */
+  constructor(blas: Blas, kernels: Kernels, kernelsPath: string) {
+    this.#blas = blas;
+    this.#kernels = kernels;
     this.description = `kernels ${kernelsPath}; OpenBLAS ${blas.path}, ${blas.threads} thread(s)`;
     this.fused = {
       scatterAddRows: (grad, indices, numRows) => this.#scatterAddRows(grad, indices, numRows),
@@ -105,7 +108,7 @@ export class NativeBackend implements Backend {
 
   scale(a: Handle, s: number): Handle {
     const out = this.#mem.float(T(a).shape);
-    this.kernels.rk_scale(F(a), s, out.store.data, out.store.data.length);
+    this.#kernels.rk_scale(F(a), s, out.store.data, out.store.data.length);
     return H(out);
   }
 
@@ -153,16 +156,7 @@ export class NativeBackend implements Backend {
     const n = transposeB ? br : bc;
     const out = this.#mem.float([m, n]);
     if (k === 0) out.store.data.fill(0);
-    else {this.blas.sgemm(
-        transposeA,
-        transposeB,
-        m,
-        n,
-        k,
-        F(a),
-        F(b),
-        out.store.data,
-      );}
+    else this.#blas.sgemm(transposeA, transposeB, m, n, k, F(a), F(b), out.store.data);
     return H(out);
   }
 
@@ -250,7 +244,7 @@ export class NativeBackend implements Backend {
     }
     const width = sizeOf(t.shape.slice(1));
     const out = this.#alloc([rows.length, ...t.shape.slice(1)], t.dtype);
-    this.kernels.rk_gather_rows(t.store.data, width, rows, rows.length, out.store.data);
+    this.#kernels.rk_gather_rows(t.store.data, width, rows, rows.length, out.store.data);
     return H(out);
   }
 
@@ -258,7 +252,7 @@ export class NativeBackend implements Backend {
     const rows = T(indices).store.data as Int32Array;
     const width = T(grad).shape[1];
     const out = this.#mem.float([numRows, width]);
-    this.kernels.rk_scatter_add_rows(F(grad), width, rows, rows.length, numRows, out.store.data);
+    this.#kernels.rk_scatter_add_rows(F(grad), width, rows, rows.length, numRows, out.store.data);
     return H(out);
   }
 
@@ -275,7 +269,7 @@ export class NativeBackend implements Backend {
   ): HostTensor {
     const out = this.#alloc(shape, t.dtype);
     const dims = Int32Array.from(shape);
-    this.kernels.rk_copy_strided(
+    this.#kernels.rk_copy_strided(
       t.store.data,
       out.store.data,
       dims.length,
@@ -298,13 +292,13 @@ export class NativeBackend implements Backend {
 
   #unary(op: number, x: Handle): Handle {
     const out = this.#mem.float(T(x).shape);
-    this.kernels.rk_unary(op, F(x), out.store.data, out.store.data.length);
+    this.#kernels.rk_unary(op, F(x), out.store.data, out.store.data.length);
     return H(out);
   }
 
   #binary(op: number, a: Handle, b: Handle): Handle {
     const [ta, tb] = [T(a), T(b)];
-    const shape = broadcastShapes(ta.shape, tb.shape);
+    const shape = broadcastShapes(ta.shape, tb.shape, "native");
     const n = sizeOf(shape);
     const cols = shape.at(-1) ?? 1;
     // b the same size, repeated along rows (a bias, a scalar) or one value per row (a
@@ -321,7 +315,7 @@ export class NativeBackend implements Backend {
     const out = this.#mem.float(shape);
     if (n > 0) {
       const [xaData, xbData] = [xa.store.data as Float32Array, xb.store.data as Float32Array];
-      this.kernels.rk_binary(op, xaData, xbData, out.store.data, n, width, bRow, bCol);
+      this.#kernels.rk_binary(op, xaData, xbData, out.store.data, n, width, bRow, bCol);
     }
     if (xa !== ta) this.#mem.dispose(xa);
     if (xb !== tb) this.#mem.dispose(xb);
@@ -343,14 +337,14 @@ export class NativeBackend implements Backend {
     const width = rows === 0 ? 0 : sizeOf(t.shape) / rows;
     const code = REDUCE[op];
     if (rows === 1 || [...reduced].every((a) => a >= kept.length)) {
-      this.kernels.rk_reduce_rows(code, F(x), rows, width, o);
+      this.#kernels.rk_reduce_rows(code, F(x), rows, width, o);
     } else if ([...reduced].every((a) => a < reduced.size)) {
-      this.kernels.rk_reduce_cols(code, F(x), width, rows, new Float64Array(rows), o);
+      this.#kernels.rk_reduce_cols(code, F(x), width, rows, new Float64Array(rows), o);
     } else {
       const strides = stridesOf(t.shape);
       const order = [...kept, ...reduced];
       const moved = this.#strided(t, order.map((a) => t.shape[a]), order.map((a) => strides[a]));
-      this.kernels.rk_reduce_rows(code, moved.store.data as Float32Array, rows, width, o);
+      this.#kernels.rk_reduce_rows(code, moved.store.data as Float32Array, rows, width, o);
       this.#mem.dispose(moved);
     }
     return H(out);
@@ -359,7 +353,7 @@ export class NativeBackend implements Backend {
   #adamStep(a: AdamArgs) {
     const shape = T(a.p).shape;
     const [p, m, v] = [this.#mem.float(shape), this.#mem.float(shape), this.#mem.float(shape)];
-    this.kernels.rk_adam(
+    this.#kernels.rk_adam(
       F(a.p),
       F(a.g),
       F(a.m),

@@ -9,7 +9,7 @@ import {
   RECURRENT_GATES as GATES,
   RECURRENT_SAVED as SAVED,
   type RecurrentArgs,
-} from "@rnnkit/core";
+} from "@rnnkit/core/backend";
 import type { Blas } from "./openblas.ts";
 import { F, H, type HostMemory } from "./host_tensor.ts";
 import { type Kernels, MODE } from "./kernels.ts";

@@ -4,11 +4,10 @@
  * @module
  */
 import "@tensorflow/tfjs-backend-cpu";
-import type { Backend } from "@rnnkit/core";
+import type { Backend } from "@rnnkit/core/backend";
 import { activate } from "./tfjs_backend.ts";
 
 export { activate, TfjsBackend, type TfjsOptions } from "./tfjs_backend.ts";
-
 /** The "tfjs" backend (tfjs's "cpu"). */
 export function createBackend(): Promise<Backend> {
   return activate("tfjs", "cpu", { hostMemory: true, sumByMatmul: true, hostMatmul: true });

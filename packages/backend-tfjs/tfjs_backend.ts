@@ -4,34 +4,42 @@
  * `tf.Tensor` of the active tfjs backend.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Backend, DType, FusedOps, Handle } from "@rnnkit/core";
+import type { Backend, DType, FusedOps, Handle } from "@rnnkit/core/backend";
 import { hostMatmul, hostMatmulRowsByRows, hostTranspose } from "./host_matmul.ts";
 
 const T = (h: Handle) => h as unknown as tf.Tensor;
 const H = (t: tf.Tensor) => t as unknown as Handle;
 
-/** How a tfjs-based backend differs from the plain one. */
+/** How a tfjs-based backend differs from the plain one: workarounds for slow tfjs kernels. */
 export interface TfjsOptions {
-  /** Transpose matmul operands explicitly instead of passing transpose flags. */
+  /** Transpose matmul operands explicitly instead of passing transpose flags. Default false. */
   materializeTransposes?: boolean;
-  /** Reduce leading axes as ones @ x. */
+  /** Reduce leading axes as ones @ x. Default false. */
   sumByMatmul?: boolean;
   /**
-   * Tensors live in host memory: split along axis 0, gather rows and scatter-add them
-   * (the fused Embedding gradient) by plain loops there.
+   * Tensors live in host memory: split, gather rows and scatter-add them (the fused
+   * Embedding gradient) by plain loops there. Default false.
    */
   hostMemory?: boolean;
-  /** Matrix products by host_matmul.ts (tensors must live in host memory). */
+  /** Matrix products by host_matmul.ts (tensors must live in host memory). Default false. */
   hostMatmul?: boolean;
 }
 
+/**
+ * rnnkit's `Backend` over TensorFlow.js, shared by every tfjs-based backend: a handle is a
+ * `tf.Tensor` of the active tfjs backend.
+ */
 export class TfjsBackend implements Backend {
-  /**
-   * @param name rnnkit's name for the backend ("tfjs", "wasm", ...).
-   * @param tfName the tfjs backend it runs on ("cpu", "wasm", ...).
-   */
+  /** `scatterAddRows` with `hostMemory`; none otherwise. */
   readonly fused?: FusedOps;
 
+  /**
+   * A backend on the tfjs backend `tfName`; `activate` makes one after activating it.
+   *
+   * @param name rnnkit's name for the backend ("tfjs", "wasm", ...).
+   * @param tfName the tfjs backend it runs on ("cpu", "wasm", ...), which must be active.
+   * @param options the workarounds to use; default none.
+   */
   constructor(
     readonly name: string,
     readonly tfName: string,

@@ -15,17 +15,22 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TAG } from "./page.ts";
 
+/** What `runInChromium` runs, and how. */
 export interface BrowserRunOptions {
   /** Path or file URL of a .ts module to bundle for the browser. */
   entry: string;
-  /** Made available to the page as globalThis.RNNKIT_ARGS (see `args()` in page.ts). */
+  /** Made available to the page as globalThis.RNNKIT_ARGS (see `args()` in page.ts). Default []. */
   args?: string[];
-  /** Receives each line; the default writes it to Deno.stdout / Deno.stderr. */
+  /** Receives each line. Default: writes it to Deno.stdout / Deno.stderr. */
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
-  /** Whole-run limit, bundling included; when it passes the run ends with code 124. */
+  /**
+   * Whole-run limit in milliseconds, bundling included; when it passes the run ends with
+   * code 124. Default: none.
+   */
   timeoutMs?: number;
 }
 
+/** The error message of `runInChromium` when `chromiumPath()` finds no Chromium. */
 export const CHROMIUM_NOT_FOUND =
   "Chromium not found: install it with `apt-get install -y chromium`";
 

@@ -5,7 +5,7 @@
  * @module
  */
 import "@tensorflow/tfjs-backend-webgl";
-import type { Backend } from "@rnnkit/core";
+import type { Backend } from "@rnnkit/core/backend";
 import { activate } from "@rnnkit/backend-tfjs";
 
 /** The "webgl" backend; fails loudly if the browser gives no WebGL2. */

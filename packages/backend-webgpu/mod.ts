@@ -5,7 +5,7 @@
  * @module
  */
 import "@tensorflow/tfjs-backend-webgpu";
-import type { Backend } from "@rnnkit/core";
+import type { Backend } from "@rnnkit/core/backend";
 import { activate } from "@rnnkit/backend-tfjs";
 
 /** Describes the WebGPU adapter, or says why there is none. */
