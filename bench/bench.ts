@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "@rnnkit/core";
 import { CHROMIUM_NOT_FOUND, chromiumPath, runInChromium } from "@rnnkit/backend-webgl/chromium";
+import { BACKEND_NAMES, createBestBackend } from "@rnnkit/backends";
 import { CONFIG_NAMES, CONFIGS, DEFAULT_TEXT, FULL, QUICK, workersLabel } from "./configs.ts";
 
 const HELP = `Usage: deno task bench [options]
@@ -26,7 +27,9 @@ thread under Deno: with it, training is also measured with data-parallel Deno wo
 
 Options:
   --text FILE        corpus (default ../shared/data/tinyshakespeare.txt from the repo root)
-  --backends LIST    comma-separated: tfjs,wasm,native,webgpu,webgl (default: all)
+  --backends LIST    auto, all, or comma-separated names: ${BACKEND_NAMES.join(",")}
+                     (default: auto, the backend train and generate pick: native where it
+                     loads, else wasm)
   --configs LIST     comma-separated: rnn,lstm,gru (default: all; rnn with --quick)
   --peers LIST       comma-separated: pytorch,tfjs-layers (default: both; "" for none)
   --wasm-workers N   workers for wasm's data-parallel training rows (default 2; 0: none)
@@ -34,7 +37,6 @@ Options:
   --json FILE        write all raw results to FILE
   -h, --help         this text`;
 
-const BACKENDS = ["tfjs", "wasm", "native", "webgpu", "webgl"];
 const PEERS = ["pytorch", "tfjs-layers"];
 /**
  * The tfjs backend tfjs-layers runs on as each rnnkit backend's peer: the same one, except
@@ -84,7 +86,7 @@ function log(msg: string): void {
   console.error(`bench: ${msg}`);
 }
 
-function list(value: string, allowed: string[], flag: string): string[] {
+function list(value: string, allowed: readonly string[], flag: string): string[] {
   const items = value.split(",").map((s) => s.trim()).filter((s) => s);
   for (const item of items) {
     if (!allowed.includes(item)) {
@@ -189,7 +191,7 @@ async function main(): Promise<number> {
     args: Deno.args,
     options: {
       text: { type: "string", default: DEFAULT_TEXT },
-      backends: { type: "string", default: BACKENDS.join(",") },
+      backends: { type: "string", default: "auto" },
       configs: { type: "string" },
       peers: { type: "string", default: PEERS.join(",") },
       quick: { type: "boolean", default: false },
@@ -202,7 +204,12 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const backends = list(o.backends, BACKENDS, "--backends");
+  const backends = o.backends === "auto" ? [(await createBestBackend()).name] : list(
+    o.backends === "all" ? BACKEND_NAMES.join(",") : o.backends,
+    BACKEND_NAMES,
+    "--backends",
+  );
+  console.error(`bench: backends ${backends.join(", ")}${o.backends === "auto" ? " (auto)" : ""}`);
   // --quick stays under two minutes by measuring the smallest config only, unless told.
   const configs = list(
     o.configs ?? (o.quick ? "rnn" : CONFIG_NAMES.join(",")),

@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Backend, CharCorpus, Random, setBackend } from "@rnnkit/core";
-import { isBackendName, loadBackend } from "../apps/cli/backends.ts";
+import { isBackendName, loadBackend } from "@rnnkit/backends";
 import { BATCH, benchTraining, CONFIGS, DEFAULT_TEXT, SEQ } from "./configs.ts";
 
 interface OpStat {

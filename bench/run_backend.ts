@@ -16,7 +16,7 @@
  * backend cannot be loaded here); one progress line per measurement on stderr.
  */
 import { parseArgs } from "node:util";
-import { isBackendName, loadBackend } from "../apps/cli/backends.ts";
+import { isBackendName, loadBackend } from "@rnnkit/backends";
 import { DataParallel } from "../apps/cli/data_parallel.ts";
 import { DEFAULT_TEXT, FULL, QUICK, workersLabel } from "./configs.ts";
 import { measure } from "./measure.ts";

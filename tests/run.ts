@@ -1,13 +1,13 @@
 /**
- * `deno task test`: type-check, lint and format check, the unit tests, then the
- * conformance suite once per backend. A backend that cannot run here (no Chromium, no
- * WebGPU adapter, no OpenBLAS or C compiler) is skipped with the reason; everything else
- * must pass.
+ * `deno task test`: type-check, lint, format check, the public API's docs (`deno doc
+ * --lint`), a publish dry run, the unit tests, every example at small sizes, then the
+ * conformance suite once per backend of the registry. A backend that needs something not
+ * installed here (OpenBLAS and a C compiler, a WebGPU adapter, Chromium) is skipped with
+ * the reason, except under CI (`CI` set), which has everything: there a skip fails.
  * Prints one summary line at the end: "N passed, N failed, N skipped".
  */
-import { describeAdapter } from "@rnnkit/backend-webgpu";
 import { chromiumPath, runInChromium } from "@rnnkit/backend-webgl/chromium";
-import { loadBackend } from "@rnnkit/cli/backends";
+import { BACKENDS, loadBackend } from "@rnnkit/backends";
 
 const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;
@@ -41,10 +41,10 @@ const ownXdg = !Deno.env.get("XDG_RUNTIME_DIR");
 const xdg = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.makeTempDirSync({ prefix: "rnnkit-xdg-" });
 
 /** Runs a command with inherited output; returns its exit code and captured stdout. */
-async function run(args: string[], env: Record<string, string> = {}) {
+async function run(args: string[], env: Record<string, string> = {}, cwd = root) {
   const child = new Deno.Command(deno, {
     args,
-    cwd: root,
+    cwd,
     env: { XDG_RUNTIME_DIR: xdg, ...env },
     stdout: "piped",
     stderr: "inherit",
@@ -60,9 +60,9 @@ async function run(args: string[], env: Record<string, string> = {}) {
   return { code, out };
 }
 
-async function check(step: string, args: string[]) {
+async function check(step: string, args: string[], cwd = root) {
   console.log(`\n== ${step}`);
-  const { code } = await run(args);
+  const { code } = await run(args, {}, cwd);
   results.push({ step, passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1 });
 }
 
@@ -75,7 +75,7 @@ async function denoTest(
   console.log(`\n== ${step}`);
   const { code, out } = await run(["test", "-A", ...files], { NO_COLOR: "1", ...env });
   noteCapabilities(out);
-  const m = out.match(/(\d+) passed \| (\d+) failed/);
+  const m = out.match(/(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/);
   const passed = m ? Number(m[1]) : 0;
   const failed = m ? Number(m[2]) : 0;
   // Deno's WebGPU on Mesa has crashed at process exit ("double free or corruption") after
@@ -104,34 +104,59 @@ async function browserTest(step: string, entry: string) {
   results.push({ step, passed, failed: failed || (code !== 0 ? 1 : 0) });
 }
 
+/** A step that cannot run here: skipped with the reason, or under CI a failure. */
 function skip(step: string, why: string) {
-  console.log(`\n== ${step}: skipped (${why})`);
-  results.push({ step, passed: 0, failed: 0, skipped: why });
+  const ci = Deno.env.get("CI");
+  console.log(
+    `\n== ${step}: ${ci ? "FAILED, CI installs everything it needs" : "skipped"} (${why})`,
+  );
+  results.push({ step, passed: 0, failed: ci ? 1 : 0, skipped: ci ? undefined : why });
+}
+
+/** Every entry point of every workspace package, from their deno.json `exports`. */
+function entryPoints(): string[] {
+  const workspace: string[] = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).workspace;
+  return workspace.flatMap((dir) => {
+    const { exports } = JSON.parse(Deno.readTextFileSync(`${root}${dir}/deno.json`));
+    return Object.values(typeof exports === "string" ? { ".": exports } : exports)
+      .map((path) => `${dir}/${(path as string).replace(/^\.\//, "")}`);
+  });
 }
 
 await check("type-check", ["check", "packages", "apps", "tests", "bench"]);
 await check("lint", ["lint"]);
 await check("format", ["fmt", "--check"]);
+await check("docs: deno doc --lint on every entry point", ["doc", "--lint", ...entryPoints()]);
+await check("publish: deno publish --dry-run", ["publish", "--dry-run", "--allow-dirty"]);
 await denoTest("unit tests", ["tests/unit/", "packages/backend-webgl/"]);
-for (const backend of ["tfjs", "wasm"]) {
-  await denoTest(`conformance: ${backend}`, ["tests/conformance/"], { RNNKIT_BACKEND: backend });
+// Each example is an app of its own (its deno.json links the packages, as the README says).
+for (
+  const { name } of [...Deno.readDirSync(`${root}examples`)].sort((a, b) =>
+    a.name < b.name ? -1 : 1
+  )
+) {
+  const dir = `${root}examples/${name}`;
+  await check(`example ${name}: type-check`, ["check", "main.ts"], dir);
+  await check(`example ${name}: deno task test`, ["task", "test"], dir);
 }
-// native needs OpenBLAS and a C compiler: when either is missing, its conformance step is
-// reported as skipped with the reason (its own error message).
-const native = await loadBackend("native").then(() => null, (e: Error) => e.message);
-if (native) skip("conformance: native", native.replace(/^rnnkit: /, ""));
-else await denoTest("conformance: native", ["tests/conformance/"], { RNNKIT_BACKEND: "native" });
-const adapter = await describeAdapter();
-if (adapter.startsWith("no ")) skip("conformance: webgpu", adapter);
-else {
-  console.log(`(webgpu adapter: ${adapter})`);
-  await denoTest("conformance: webgpu", ["tests/conformance/"], { RNNKIT_BACKEND: "webgpu" });
+for (const backend of BACKENDS) {
+  const step = `conformance: ${backend.name}`;
+  if (backend.runsIn === "browser") {
+    // The browser backend (webgl) runs the suite in headless Chromium.
+    if (!chromiumPath()) skip(step, `Chromium not found; needs ${backend.needs}`);
+    else await browserTest(`${step} (headless Chromium)`, "tests/conformance/browser_entry.ts");
+    continue;
+  }
+  const why = await loadBackend(backend.name).then(() => null, (e: Error) => e.message);
+  // A backend that needs nothing installed must load; one that needs something is skipped.
+  if (why === null) {
+    await denoTest(step, ["tests/conformance/"], { RNNKIT_BACKEND: backend.name });
+  } else if (backend.needs) skip(step, `${why.replace(/^rnnkit: /, "")}; needs ${backend.needs}`);
+  else {
+    console.log(`\n== ${step}: FAILED to load: ${why}`);
+    results.push({ step, passed: 0, failed: 1 });
+  }
 }
-if (!chromiumPath()) skip("conformance: webgl", "Chromium not found: apt-get install -y chromium");
-else {await browserTest(
-    "conformance: webgl (headless Chromium)",
-    "tests/conformance/browser_entry.ts",
-  );}
 
 console.log("\n== Capabilities: backend ops (ok = passes its conformance test)");
 console.log(`| op | ${backendsRun.join(" | ")} |`);

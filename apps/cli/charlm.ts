@@ -2,56 +2,46 @@
  * `deno task train --text FILE`: trains a character language model (CharLM) on a text file
  * with Adam, shows progress on stderr, prints the final numbers on stdout, and with --save
  * writes checkpoints that --resume continues exactly (same weights and losses as a run that
- * was never interrupted).
- *
- * A checkpoint is two files, both written atomically: the model (`saveCharLM`, loadable by
- * PyTorch) and beside it `<name>.optim.safetensors`, the training state: every Adam buffer
- * as a tensor `<param key>.exp_avg` / `.exp_avg_sq`, the carried recurrent state of stream
- * batching, and in its metadata the configuration, the random generator, the stream
- * position and the loss history. Both files carry the step and a hash of the weights, so a
- * pair torn by a crash between the two writes is detected instead of resumed.
+ * was never interrupted). The training loop, validation and checkpoints are core's (`fit`,
+ * `evaluate`, `saveCheckpoint`/`readCheckpoint`); this file holds the flags, the run's
+ * configuration, progress display and the loss plot.
  */
 import {
   Adam,
-  applyGradients,
   type Batch,
   type Cell,
   CharCorpus,
   CharLM,
-  CrossEntropyLoss,
-  decodeSafetensors,
-  encodeSafetensors,
+  charLMMetadata,
+  evaluate,
+  fit,
   getBackend,
-  type HostTensor,
   keep,
   liveTensors,
-  noGrad,
-  ops,
   Random,
+  readCheckpoint,
   type RecurrentState,
-  saveCharLM,
-  setBackend,
-  type StepOptions,
+  saveCheckpoint,
+  type SavedTrainingState,
   StreamBatcher,
   type Tensor,
   tensor,
-  tidy,
-  trainStep,
-  windows,
+  type TrainingState,
   writeFileAtomic,
 } from "@rnnkit/core";
+import { DENO_BACKEND_NAMES } from "@rnnkit/backends";
 import { DataParallel } from "./data_parallel.ts";
 import { Progress } from "./progress.ts";
 import { choiceFlag, type FlagSpec, intFlag, numberFlag, parse, UsageError } from "./args.ts";
-import { BACKEND_NAMES, DEFAULT_BACKEND, DENO_BACKENDS, loadBackend } from "./backends.ts";
+import { BACKEND_CHOICES, startBackend } from "./backends.ts";
 import { lossPlotSvg } from "./plot.ts";
 
 /** Validation reads at most this many windows, spread evenly over the validation part. */
 const VAL_WINDOWS = 256;
 const CELLS = ["rnn", "lstm", "gru"] as const;
 const BATCHINGS = ["random", "stream"] as const;
-// v2: the training state holds its own copy of the weights and a run id.
-const STATE_FORMAT = "rnnkit.charlm.train.v2";
+/** The training state of the CLI's earlier versions: read by nothing now, so named in errors. */
+const OLD_STATE_FORMAT = "rnnkit.charlm.train.v2";
 
 export const CHARLM_HELP = `Usage: deno task train --text FILE [options]
 
@@ -87,9 +77,8 @@ Options:
                          --steps; the other options default to the saved run's, and the
                          model, seed and data options cannot change. Saves go on to FILE
                          unless --save names another.
-  --backend NAME         ${
-  DENO_BACKENDS.join(" | ")
-} (default: ${DEFAULT_BACKEND}; webgl cannot train on --text)
+  --backend NAME         auto | ${DENO_BACKEND_NAMES.join(" | ")} (default: auto, which is
+                         native where it loads, else wasm; webgl cannot train on --text)
   --workers N            compute each step's gradients in N worker threads, each on its share
                          of the batch (data parallel; uses N cores; random batching only)
                          (default: 1)
@@ -200,21 +189,6 @@ interface History {
   val: [number, number][];
 }
 
-/** The sidecar's contents, as read back for --resume. */
-interface SavedState {
-  config: Config;
-  runId: string;
-  vocab: string[];
-  step: number;
-  fingerprint: string;
-  random: number[];
-  streamPosition: number;
-  history: History;
-  optimizer: { betas: [number, number]; eps: number; weightDecay: number };
-  paramSteps: Record<string, number>;
-  tensors: Record<string, HostTensor>;
-}
-
 export async function charLMMain(argv: string[]): Promise<void> {
   const flags = parse(argv, SPEC);
   if (flags.help) {
@@ -227,11 +201,11 @@ export async function charLMMain(argv: string[]): Promise<void> {
   if (epochs !== undefined && given.steps !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
-  const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, DEFAULT_BACKEND);
-  if (backendName === "webgl") {
+  const backendChoice = choiceFlag(flags, "backend", BACKEND_CHOICES, "auto");
+  if (backendChoice === "webgl") {
     throw new UsageError(
       "--backend webgl cannot train on --text (it runs the toy models in Chromium only); " +
-        `use ${DENO_BACKENDS.join(", ")}`,
+        `use ${DENO_BACKEND_NAMES.join(", ")}`,
     );
   }
   const workers = intFlag(flags, "workers", 1) ?? 1;
@@ -240,8 +214,8 @@ export async function charLMMain(argv: string[]): Promise<void> {
   if (savePath !== undefined) await checkWritableDir(savePath);
   const text = await readText(flags.text as string);
 
-  const saved = resumePath === undefined ? undefined : await readSavedState(resumePath);
-  const config = resolveConfig(given, saved);
+  const saved = resumePath === undefined ? undefined : await readSaved(resumePath);
+  const config = resolveConfig(given, saved?.metadata.config as Config | undefined);
   if (workers > 1 && config.batching === "stream") {
     throw new UsageError(
       "--workers needs --batching random: stream batching carries each row's state from step " +
@@ -253,11 +227,14 @@ export async function charLMMain(argv: string[]): Promise<void> {
   if (epochs !== undefined) {
     config.steps = epochs * Math.max(1, Math.floor(corpus.train.length / stepChars(config)));
   }
+  if (saved && JSON.stringify(saved.metadata.vocab) !== JSON.stringify(corpus.vocab)) {
+    throw new UsageError(
+      `--resume ${resumePath}: the checkpoint's vocabulary is not the text's ` +
+        `(${corpus.vocab.length} characters): resume on the text it was trained on`,
+    );
+  }
 
-  const backend = await loadBackend(backendName);
-  if (backend.description) console.error(`rnnkit: ${backend.name}: ${backend.description}`);
-  setBackend(backend);
-
+  const backend = await startBackend(backendChoice);
   const rng = new Random(config.seed);
   // Built from `rng` even on resume, so that dropout and batches draw from the restored stream.
   const model = new CharLM({
@@ -269,7 +246,13 @@ export async function charLMMain(argv: string[]): Promise<void> {
     dropout: config.dropout,
     rng,
   });
-  const optimizer = new Adam(model.parameters(), { ...saved?.optimizer, lr: config.lr });
+  const optimizer = new Adam(model.parameters(), { lr: config.lr });
+  const params = model.parameters().reduce((n, p) => n + p.size, 0);
+  console.error(
+    `rnnkit: model ${config.cell.toUpperCase()} char LM: embedding ${config.embeddingSize}, ` +
+      `hidden ${config.hiddenSize} x ${config.numLayers} layer${config.numLayers > 1 ? "s" : ""}` +
+      `, vocabulary ${corpus.vocab.length}, ${params.toLocaleString("en-US")} parameters`,
+  );
   const run: Run = {
     config,
     corpus,
@@ -283,12 +266,52 @@ export async function charLMMain(argv: string[]): Promise<void> {
     history: { train: [], val: [] },
     runId: runIdOf(config, corpus.vocab),
   };
-  if (saved) await restore(run, saved, resumePath!);
-  if (workers > 1) run.parallel = await DataParallel.create(workers, backendName, model);
+  if (saved) {
+    try {
+      saved.restore({ model, optimizer, rng });
+    } catch (e) {
+      throw new UsageError(
+        `--resume ${resumePath}: ${(e as Error).message.replace(/^rnnkit: /, "")}`,
+      );
+    }
+    const [h, c] = ["h", "c"].map((k) => saved.tensors[k]).map((t) =>
+      t && keep(tensor(t.data, t.shape))
+    );
+    run.carried = h && c ? [h, c] : h;
+    if (run.stream) run.stream.position = saved.metadata.streamPosition as number;
+    run.step = saved.step;
+    run.history = saved.metadata.history as History;
+    console.error(`rnnkit: resuming from ${resumePath} at step ${saved.step}`);
+  }
+  if (workers > 1) {
+    run.parallel = await DataParallel.create(workers, backend.name, model);
+  }
   try {
     await train(run, savePath);
   } finally {
     run.parallel?.close();
+  }
+}
+
+/** The training state of the checkpoint at `path`, or a UsageError saying why not. */
+async function readSaved(path: string): Promise<SavedTrainingState> {
+  try {
+    const { state, modelFile } = await readCheckpoint(path);
+    if (modelFile === "stale") {
+      console.error(
+        `rnnkit: ${path} is from an earlier step than its training state (a save was ` +
+          "interrupted, or the state was written on its own); resuming from the training " +
+          "state, the next save rewrites the model",
+      );
+    }
+    return state;
+  } catch (e) {
+    const message = (e as Error).message.replace(/^rnnkit: /, "");
+    const old = message.includes(OLD_STATE_FORMAT)
+      ? `; it was written by an earlier rnnkit, whose training state this version does not ` +
+        `resume: the model ${path} still loads (generate, PyTorch)`
+      : "";
+    throw new UsageError(`--resume ${path}: ${message}${old}`);
   }
 }
 
@@ -322,17 +345,17 @@ function givenConfig(flags: Record<string, unknown>): Partial<Config> {
 }
 
 /** Defaults, overridden by the saved run's settings, overridden by the command line's. */
-function resolveConfig(given: Partial<Config>, saved?: SavedState): Config {
+function resolveConfig(given: Partial<Config>, saved?: Config): Config {
   for (const key of saved ? FIXED_ON_RESUME : []) {
-    if (given[key] !== undefined && given[key] !== saved!.config[key]) {
+    if (given[key] !== undefined && given[key] !== saved![key]) {
       throw new UsageError(
-        `--${FLAG[key]} ${given[key]} differs from the resumed run's ${saved!.config[key]}, ` +
+        `--${FLAG[key]} ${given[key]} differs from the resumed run's ${saved![key]}, ` +
           "which a resumed run cannot change",
       );
     }
   }
   const saveInterval = given.evalInterval ?? DEFAULTS.evalInterval;
-  const config = { ...(saved?.config ?? { ...DEFAULTS, saveInterval }), ...given };
+  const config = { ...(saved ?? { ...DEFAULTS, saveInterval }), ...given };
   if (config.dropout > 0 && config.numLayers < 2) {
     throw new UsageError("--dropout acts between recurrent layers: it needs --num-layers >= 2");
   }
@@ -409,45 +432,67 @@ interface Run {
 }
 
 async function train(run: Run, savePath?: string): Promise<void> {
-  const { config, corpus, model, optimizer } = run;
-  const ce = new CrossEntropyLoss();
-  const vocabSize = corpus.vocab.length;
-  const clip = config.clip > 0 ? { clipGradNorm: config.clip } : {};
+  const { config, corpus, model, optimizer, parallel } = run;
   const progress = new Progress(config.steps, run.step, stepChars(config));
+  const save = async () => {
+    await saveRun(run, savePath!);
+    progress.note(`rnnkit: saved ${savePath} at step ${run.step}`);
+  };
   const lastVal = () => run.history.val.at(-1)?.[1];
   let savedStep = run.step;
   // Tensors alive after the first step and at the end: a leak shows as growth.
   const live: { first?: string } = {};
+  let next: RecurrentState | undefined;
 
-  while (run.step < config.steps) {
-    let next: RecurrentState | undefined;
-    const { loss } = run.parallel
-      ? await parallelStep(run, run.parallel, clip)
-      : await trainStep(optimizer, () => {
-        const batch = nextBatch(run);
-        const [logits, state] = model.forward(batch.input, run.carried);
-        if (run.stream) next = detach(state);
-        return ce.forward(ops.reshape(logits, [-1, vocabSize]), batch.target);
-      }, clip);
-    if (run.stream) {
-      disposeState(run.carried);
-      run.carried = next;
-    }
-    run.step++;
-    run.history.train.push(loss);
-    live.first ??= liveCounts();
-    const evaluate = run.step % config.evalInterval === 0 || run.step === config.steps;
-    if (evaluate && corpus.val.length > 0) {
-      run.history.val.push([run.step, await validationLoss(run, ce)]);
-    }
-    progress.update(run.step, recentLoss(run), lastVal(), evaluate);
-    if (savePath && (run.step % config.saveInterval === 0 || run.step === config.steps)) {
-      await save(run, savePath);
-      savedStep = run.step;
-    }
-  }
+  await fit({
+    optimizer,
+    steps: config.steps,
+    startStep: run.step,
+    clipGradNorm: config.clip > 0 ? config.clip : undefined,
+    forward: parallel ? undefined : () => {
+      const [loss, state] = model.loss(nextBatch(run), run.carried);
+      if (run.stream) next = detach(state);
+      return loss;
+    },
+    gradients: parallel && (async (step) => {
+      const batch = nextBatch(run);
+      try {
+        // Dropout masks are drawn from the step number, so a resumed run draws the same ones.
+        return await parallel.backward(model, batch, config.seed * 1_000_003 + step);
+      } finally {
+        batch.input.dispose();
+        batch.target.dispose();
+      }
+    }),
+    validate: corpus.val.length > 0
+      ? () =>
+        evaluate(
+          model,
+          corpus.validationBatches(config.seqLen, config.batchSize, VAL_WINDOWS),
+          (batch) => model.loss(batch)[0],
+          (batch) => batch.input.shape[0],
+        )
+      : undefined,
+    validateEvery: config.evalInterval,
+    onStep: async (step, { loss, valLoss }) => {
+      if (run.stream) {
+        disposeState(run.carried);
+        run.carried = next;
+      }
+      run.step = step;
+      run.history.train.push(loss);
+      if (valLoss !== undefined) run.history.val.push([step, valLoss]);
+      live.first ??= liveCounts();
+      const evaluated = step % config.evalInterval === 0 || step === config.steps;
+      progress.update(step, recentLoss(run), lastVal(), evaluated);
+      if (savePath && (step % config.saveInterval === 0 || step === config.steps)) {
+        await save();
+        savedStep = step;
+      }
+    },
+  });
   progress.finish();
-  if (savePath && savedStep !== run.step) await save(run, savePath);
+  if (savePath && savedStep !== run.step) await save();
 
   const seconds = progress.seconds();
   const steps = run.step - progress.startStep;
@@ -473,21 +518,6 @@ function liveCounts(): string {
   return `core ${liveTensors()}, backend ${getBackend().memory().numTensors}`;
 }
 
-/** One step with the gradients computed by the workers. */
-async function parallelStep(run: Run, parallel: DataParallel, clip: StepOptions) {
-  run.optimizer.zeroGrad();
-  const batch = nextBatch(run);
-  try {
-    // Dropout masks are drawn from the step number, so a resumed run draws the same ones.
-    const loss = await parallel.backward(run.model, batch, run.config.seed * 1_000_003 + run.step);
-    await applyGradients(run.optimizer, clip);
-    return { loss };
-  } finally {
-    batch.input.dispose();
-    batch.target.dispose();
-  }
-}
-
 /** The next batch; a stream that starts over drops the carried state. */
 function nextBatch(run: Run): Batch {
   const { config, corpus, rng, stream } = run;
@@ -500,11 +530,11 @@ function nextBatch(run: Run): Batch {
   return batch;
 }
 
-/** A copy of the state cut from the graph and kept out of the step's memory scope. */
+/** The state cut from the graph and kept out of the step's memory scope. */
 function detach(state: RecurrentState): RecurrentState {
   return Array.isArray(state)
-    ? [keep(state[0].clone()), keep(state[1].clone())]
-    : keep(state.clone());
+    ? [keep(state[0].detach()), keep(state[1].detach())]
+    : keep(state.detach());
 }
 
 function disposeState(state?: RecurrentState): void {
@@ -517,204 +547,38 @@ function recentLoss(run: Run): number | undefined {
   return recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : undefined;
 }
 
-/** Mean cross-entropy over the validation windows, without dropout or gradients. */
-async function validationLoss(run: Run, ce: CrossEntropyLoss): Promise<number> {
-  const { corpus, model, config } = run;
-  const starts = corpus.validationStarts(config.seqLen, VAL_WINDOWS);
-  model.eval();
-  let total = 0;
-  try {
-    for (let i = 0; i < starts.length; i += config.batchSize) {
-      const chunk = starts.slice(i, i + config.batchSize);
-      const loss = noGrad(() =>
-        tidy(() => {
-          const { input, target } = windows(corpus.val, chunk, config.seqLen);
-          const [logits] = model.forward(input);
-          return ce.forward(ops.reshape(logits, [-1, corpus.vocab.length]), target);
-        })
-      );
-      total += (await loss.item()) * chunk.length;
-      loss.dispose();
-    }
-  } finally {
-    model.train();
-  }
-  return total / starts.length;
-}
-
-// ---- Checkpoints -------------------------------------------------------------------------
-
-function checkpointPaths(model: string) {
-  const base = model.replace(/\.safetensors$/, "");
-  return { model, state: `${base}.optim.safetensors`, plot: `${base}.loss.svg` };
-}
-
-/** FNV-1a over the weights' bytes: ties the training state to the exact model it was saved with. */
-async function fingerprint(model: CharLM): Promise<string> {
-  return weightsFingerprint(await Promise.all(model.parameters().map((p) => p.data())));
-}
-
-/** The fingerprint of weights already read back, in parameter order. */
-function weightsFingerprint(weights: (Float32Array | Int32Array)[]): string {
-  return fnv1a(weights.map((d) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
-}
-
-/** 32-bit FNV-1a over byte strings, as 8 hex digits. */
-function fnv1a(parts: Uint8Array[]): string {
-  let h = 0x811c9dc5;
-  for (const bytes of parts) for (const byte of bytes) h = Math.imul(h ^ byte, 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, "0");
-}
-
 /**
  * Names a run by what cannot change when it is resumed (sizes, seed, data layout, text), so
  * --resume can tell a torn save (same run) from files of another run. Deterministic: the
  * same run always writes the same bytes.
  */
 function runIdOf(config: Config, vocab: string[]): string {
-  const fixed = FIXED_ON_RESUME.map((k) => config[k]);
-  return fnv1a([new TextEncoder().encode(JSON.stringify([fixed, vocab]))]);
+  const fixed = JSON.stringify([FIXED_ON_RESUME.map((k) => config[k]), vocab]);
+  let h = 0x811c9dc5; // 32-bit FNV-1a
+  for (const byte of new TextEncoder().encode(fixed)) h = Math.imul(h ^ byte, 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
 }
 
-/**
- * Training state first, then the model, each atomic; the loss plot last. The training state
- * holds its own copy of the weights, so it alone resumes the run: a kill between the two
- * writes leaves a newer training state beside an older model, and --resume still works.
- */
-async function save(run: Run, path: string): Promise<void> {
-  const { model, optimizer, config } = run;
-  const paths = checkpointPaths(path);
-  const tensors: Record<string, HostTensor> = {};
-  const paramSteps: Record<string, number> = {};
-  for (const [key, p] of model.namedParameters()) {
-    tensors[`model.${key}`] = { shape: p.shape, data: await p.data() };
-    const s = optimizer.state.get(p);
-    if (!s) continue;
-    paramSteps[key] = s.step;
-    tensors[`${key}.exp_avg`] = { shape: p.shape, data: await s.buffers.expAvg.data() };
-    tensors[`${key}.exp_avg_sq`] = { shape: p.shape, data: await s.buffers.expAvgSq.data() };
-  }
+/** The checkpoint (core's two files: CharLM model, training state), then the loss plot. */
+async function saveRun(run: Run, path: string): Promise<void> {
+  const { model, optimizer, rng, step, runId, config, corpus, history } = run;
   const carried = run.carried ? [run.carried].flat() : [];
-  for (const [i, t] of carried.entries()) {
-    tensors[`state.${"hc"[i]}`] = { shape: t.shape, data: await t.data() };
-  }
-  const { betas, eps, weightDecay } = optimizer;
-  const metadata = {
-    format: STATE_FORMAT,
-    run_id: run.runId,
-    step: String(run.step),
-    // From the copies just read: reading the weights back once per save is enough.
-    fingerprint: weightsFingerprint(
-      model.namedParameters().map(([k]) => tensors[`model.${k}`].data),
-    ),
-    vocab: JSON.stringify(run.corpus.vocab),
-    config: JSON.stringify(config),
-    optimizer: JSON.stringify({ betas, eps, weightDecay }),
-    param_steps: JSON.stringify(paramSteps),
-    random: JSON.stringify(run.rng.getState()),
-    stream_position: String(run.stream?.position ?? 0),
-    history: JSON.stringify(run.history),
+  const state: TrainingState = {
+    model,
+    optimizer,
+    rng,
+    step,
+    runId,
+    metadata: {
+      config,
+      vocab: corpus.vocab,
+      streamPosition: run.stream?.position ?? 0,
+      history,
+    },
+    tensors: Object.fromEntries(carried.map((t, i): [string, Tensor] => ["hc"[i], t])),
   };
-  await writeFileAtomic(paths.state, encodeSafetensors(tensors, metadata));
-  await saveCharLM(paths.model, model, run.corpus.vocab, {
-    run_id: run.runId,
-    step: metadata.step,
-  });
-  await writeFileAtomic(paths.plot, plot(run));
-}
-
-async function readSavedState(modelPath: string): Promise<SavedState> {
-  const path = checkpointPaths(modelPath).state;
-  let file: ReturnType<typeof decodeSafetensors>;
-  try {
-    file = decodeSafetensors(await Deno.readFile(path));
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
-    throw new UsageError(
-      `--resume ${modelPath}: cannot read its training state ${path} (${why}); ` +
-        "--resume needs both files that --save writes",
-    );
-  }
-  const m = file.metadata;
-  if (m.format !== STATE_FORMAT) {
-    throw new UsageError(
-      `--resume ${modelPath}: ${path} is not rnnkit training state in format ${STATE_FORMAT} ` +
-        `(its format: ${m.format ?? "none"})`,
-    );
-  }
-  const json = (key: string) => {
-    try {
-      return JSON.parse(m[key]);
-    } catch {
-      throw new UsageError(`--resume ${modelPath}: ${path} has a damaged "${key}" entry`);
-    }
-  };
-  return {
-    config: json("config"),
-    runId: m.run_id,
-    vocab: json("vocab"),
-    step: Number(m.step),
-    fingerprint: m.fingerprint,
-    random: json("random"),
-    streamPosition: Number(m.stream_position),
-    history: json("history"),
-    optimizer: json("optimizer"),
-    paramSteps: json("param_steps"),
-    tensors: file.tensors,
-  };
-}
-
-/** Puts the saved weights, optimizer, data and random state back into `run`. */
-async function restore(run: Run, saved: SavedState, path: string): Promise<void> {
-  const other = await modelRunId(path);
-  if (other !== undefined && other !== saved.runId) {
-    throw new UsageError(
-      `--resume ${path}: the model and ${checkpointPaths(path).state} come from different ` +
-        "training runs; resume with the files one --save wrote",
-    );
-  }
-  if (JSON.stringify(saved.vocab) !== JSON.stringify(run.corpus.vocab)) {
-    throw new UsageError(
-      `--resume ${path}: the checkpoint's vocabulary (${saved.vocab.length} characters) is not ` +
-        `the text's (${run.corpus.vocab.length}): resume on the text it was trained on`,
-    );
-  }
-  const weights = Object.fromEntries(
-    run.model.namedParameters().map(([key]) => [key, saved.tensors[`model.${key}`]]),
-  );
-  run.model.loadStateDict(weights);
-  if (await fingerprint(run.model) !== saved.fingerprint) {
-    throw new UsageError(`--resume ${path}: the saved weights are damaged (fingerprint differs)`);
-  }
-  for (const [key, p] of run.model.namedParameters()) {
-    const step = saved.paramSteps[key];
-    if (step === undefined) continue;
-    const buffer = (name: string) => keep(tensor(saved.tensors[`${key}.${name}`].data, p.shape));
-    run.optimizer.state.set(p, {
-      step,
-      buffers: { expAvg: buffer("exp_avg"), expAvgSq: buffer("exp_avg_sq") },
-    });
-  }
-  const held = (name: string): Tensor | undefined => {
-    const t = saved.tensors[`state.${name}`];
-    return t && keep(tensor(t.data, t.shape));
-  };
-  const [h, c] = [held("h"), held("c")];
-  run.carried = h && c ? [h, c] : h;
-  if (run.stream) run.stream.position = saved.streamPosition;
-  run.rng.setState(saved.random);
-  run.step = saved.step;
-  run.history = saved.history;
-}
-
-/** The run id in the model file's metadata, or undefined when there is no model file. */
-async function modelRunId(path: string): Promise<string | undefined> {
-  try {
-    return decodeSafetensors(await Deno.readFile(path)).metadata.run_id;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new UsageError(`--resume ${path}: ${(e as Error).message.replace(/^rnnkit: /, "")}`);
-  }
+  await saveCheckpoint(path, state, { modelMetadata: charLMMetadata(model, corpus.vocab) });
+  await writeFileAtomic(`${path.replace(/\.safetensors$/, "")}.loss.svg`, plot(run));
 }
 
 /** The loss curves: training loss smoothed over a sliding window, validation at its points. */

@@ -7,7 +7,6 @@
  * main thread, unchanged.
  */
 import { type Batch, type CharLM, keep, noGrad, tensor } from "@rnnkit/core";
-import type { BackendName } from "./backends.ts";
 import type { InitMessage, Reply, Slot, StepMessage } from "./grad_worker.ts";
 
 export class DataParallel {
@@ -31,7 +30,7 @@ export class DataParallel {
   }
 
   /** Starts `count` workers with replicas of `model` on `backend`. */
-  static async create(count: number, backend: BackendName, model: CharLM): Promise<DataParallel> {
+  static async create(count: number, backend: string, model: CharLM): Promise<DataParallel> {
     let offset = 0;
     const slots = model.namedParameters().map(([key, p]) => {
       const slot = { key, shape: [...p.shape], offset, size: p.size };

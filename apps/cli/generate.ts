@@ -1,16 +1,16 @@
 /**
  * `deno task generate`: continues a prompt with a CharLM checkpoint (see
  * packages/core/src/io/charlm_checkpoint.ts; PyTorch writes one with
- * tests/fixtures/rnnkit_export.py).
+ * python/rnnkit_export.py).
  *
  * stdout holds exactly the prompt followed by the generated characters, so it can be piped
  * or compared; a newline is added only when stdout is a terminal, to keep the shell prompt
  * off the text. Everything else goes to stderr.
  */
-import { generate, Random, setBackend } from "@rnnkit/core";
-import { loadCharLM } from "../../packages/core/src/io/charlm_checkpoint.ts";
+import { generate, loadCharLM, Random } from "@rnnkit/core";
+import { DENO_BACKEND_NAMES } from "@rnnkit/backends";
 import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
-import { BACKEND_NAMES, DEFAULT_BACKEND, DENO_BACKENDS, loadBackend } from "./backends.ts";
+import { BACKEND_CHOICES, startBackend } from "./backends.ts";
 
 const HELP = `Usage: deno task generate --checkpoint FILE --prompt TEXT [options]
 
@@ -24,7 +24,8 @@ Options:
   --temperature T        softmax temperature; 0 = greedy argmax (default: 1)
   --top-k K              sample among the K most likely characters only (default: all)
   --seed S               seed of the sampling generator; same seed, same text (default: 0)
-  --backend NAME         ${DENO_BACKENDS.join(" | ")} (default: ${DEFAULT_BACKEND})
+  --backend NAME         auto | ${DENO_BACKEND_NAMES.join(" | ")} (default: auto: native where it
+                         loads, else wasm)
   -h, --help             show this help
 
 stdout is exactly the prompt and the generated text, with a final newline only when it is
@@ -54,16 +55,14 @@ async function main(argv: string[]): Promise<void> {
   const temperature = numberFlag(flags, "temperature", true) ?? 1;
   const topK = intFlag(flags, "top-k", 1);
   const seed = intFlag(flags, "seed", 0) ?? 0;
-  const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, DEFAULT_BACKEND);
-  if (backendName === "webgl") {
+  const backendChoice = choiceFlag(flags, "backend", BACKEND_CHOICES, "auto");
+  if (backendChoice === "webgl") {
     throw new UsageError(
-      `--backend webgl runs only in a browser; generate runs on ${DENO_BACKENDS.join(", ")}`,
+      `--backend webgl runs only in a browser; generate runs on ${DENO_BACKEND_NAMES.join(", ")}`,
     );
   }
 
-  const backend = await loadBackend(backendName);
-  if (backend.description) console.error(`rnnkit: ${backend.name}: ${backend.description}`);
-  setBackend(backend);
+  await startBackend(backendChoice);
   const { model, vocab } = await loadCharLM(checkpoint);
   try {
     const unknown = [...new Set([...prompt].filter((ch) => !vocab.includes(ch)))];

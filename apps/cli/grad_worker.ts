@@ -7,16 +7,14 @@
 import {
   CharLM,
   type CharLMConfig,
-  CrossEntropyLoss,
   intTensor,
   noGrad,
-  ops,
   Random,
   setBackend,
   tensor,
   tidy,
 } from "@rnnkit/core";
-import { type BackendName, loadBackend } from "./backends.ts";
+import { loadBackend } from "@rnnkit/backends";
 
 /** Where each parameter lives in the shared weight and gradient buffers. */
 export interface Slot {
@@ -29,7 +27,7 @@ export interface Slot {
 export interface InitMessage {
   kind: "init";
   index: number;
-  backend: BackendName;
+  backend: string;
   model: Omit<CharLMConfig, "rng">;
   weights: SharedArrayBuffer;
   grads: SharedArrayBuffer;
@@ -59,7 +57,6 @@ interface Replica {
 }
 
 let replica: Replica | undefined;
-const ce = new CrossEntropyLoss();
 
 async function init(m: InitMessage): Promise<void> {
   setBackend(await loadBackend(m.backend));
@@ -86,11 +83,7 @@ async function step(m: StepMessage): Promise<number> {
   model.zeroGrad();
   const loss = tidy(() => {
     const input = intTensor(m.input, [m.rows, m.input.length / m.rows]);
-    const [logits] = model.forward(input);
-    const l = ce.forward(
-      ops.reshape(logits, [-1, model.config.vocabSize]),
-      intTensor(m.target, [m.target.length]),
-    );
+    const [l] = model.loss({ input, target: intTensor(m.target) });
     l.backward();
     return l;
   });

@@ -4,10 +4,11 @@
  */
 import { chromiumPath } from "@rnnkit/backend-webgl/chromium";
 import { describeAdapter } from "@rnnkit/backend-webgpu";
-import { DENO_BACKENDS, loadBackend } from "./backends.ts";
+import { DENO_BACKEND_NAMES, loadBackend } from "@rnnkit/backends";
 
+/** Prints one line per backend: usable (with its description), or why not. */
 export async function listBackends(): Promise<void> {
-  for (const name of DENO_BACKENDS) {
+  for (const name of DENO_BACKEND_NAMES) {
     let status: string;
     try {
       const backend = await loadBackend(name);

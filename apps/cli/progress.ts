@@ -1,6 +1,7 @@
 /**
- * Progress of a long run on stderr: step, loss, validation loss, chars/s, ETA. On a terminal, one line redrawn in place with a bar; otherwise (a log file, a pipe) a
- * plain line at every evaluation, so logs stay readable.
+ * Progress of a long run on stderr: step, loss, validation loss, chars/s, ETA. On a
+ * terminal, one line redrawn in place with a bar; otherwise (a log file, a pipe) a plain
+ * line at every evaluation, so logs stay readable.
  */
 export class Progress {
   readonly #tty = Deno.stderr.isTerminal();
@@ -26,6 +27,12 @@ export class Progress {
     write(
       this.#tty ? `\r\x1b[K[${"#".repeat(filled)}${".".repeat(20 - filled)}] ${line}` : `${line}\n`,
     );
+  }
+
+  /** A line of its own (e.g. "saved ..."), above the bar on a terminal. */
+  note(line: string): void {
+    write(this.#tty ? `\r\x1b[K${line}\n` : `${line}\n`);
+    this.#lastDraw = 0;
   }
 
   finish(): void {

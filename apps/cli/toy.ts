@@ -3,20 +3,20 @@
  * length ("hello" -> "ohlol") character by character.
  * - rnncell:   RNNCell(V, V) stepped by hand, loss summed over steps;
  * - rnn:       RNN(V, V, numLayers), loss averaged over steps;
- * - embedding: Embedding(V, E) -> RNN(E, H, numLayers, batchFirst) -> Linear(H, V), mean loss.
+ * - embedding: Embedding(V, E) -> RNN(E, H, numLayers, batchFirst) -> Linear(H, V), mean loss:
+ *   core's CharLM with cell "rnn".
  * In the first two the hidden state itself is the V-way score vector.
  */
 import {
   Adam,
   CharCorpus,
+  CharLM,
   CrossEntropyLoss,
-  Embedding,
   fit,
   getBackend,
   intTensor,
-  Linear,
   manualSeed,
-  Module,
+  type Module,
   ops,
   type Random,
   RNN,
@@ -71,35 +71,6 @@ export function checkToyConfig(config: ToyConfig): void {
   }
 }
 
-/** Embedding -> RNN -> Linear with PyTorch's submodule names emb, rnn, fc. */
-class EmbeddingRNN extends Module {
-  readonly emb: Embedding;
-  readonly rnn: RNN;
-  readonly fc: Linear;
-
-  constructor(
-    vocab: number,
-    embeddingSize: number,
-    hiddenSize: number,
-    numLayers: number,
-    rng?: Random,
-  ) {
-    super();
-    this.emb = this.registerModule("emb", new Embedding(vocab, embeddingSize, { rng }));
-    this.rnn = this.registerModule(
-      "rnn",
-      new RNN(embeddingSize, hiddenSize, { numLayers, batchFirst: true, rng }),
-    );
-    this.fc = this.registerModule("fc", new Linear(hiddenSize, vocab, { rng }));
-  }
-
-  /** indices [batch, seq] -> logits [batch * seq, vocab] */
-  forward(indices: Tensor): Tensor {
-    const [out] = this.rnn.forward(this.emb.forward(indices));
-    return ops.reshape(this.fc.forward(out), [-1, this.fc.outFeatures]);
-  }
-}
-
 /** A toy task: the model plus a forward pass that yields the loss and the logits. */
 export class ToyTask {
   readonly vocab: string[];
@@ -143,17 +114,18 @@ export class ToyTask {
         return { loss: ce.forward(logits, labels), logits };
       };
     } else {
-      const net = new EmbeddingRNN(
-        v,
-        config.embeddingSize ?? 10,
-        config.hiddenSize ?? 8,
-        config.numLayers ?? 2,
+      const net = new CharLM({
+        vocabSize: v,
+        cell: "rnn",
+        embeddingSize: config.embeddingSize ?? 10,
+        hiddenSize: config.hiddenSize ?? 8,
+        numLayers: config.numLayers ?? 2,
         rng,
-      );
+      });
       const ce = new CrossEntropyLoss();
       this.module = net;
       this.#forward = () => {
-        const logits = net.forward(intTensor(this.#x, [1, seq]));
+        const logits = ops.reshape(net.forward(intTensor(this.#x, [1, seq]))[0], [-1, v]);
         return { loss: ce.forward(logits, labels), logits };
       };
     }
@@ -211,13 +183,13 @@ export async function runToy(
   let last = "";
   const start = performance.now();
   await fit({
-    epochs: run.epochs,
+    steps: run.epochs,
     optimizer,
     forward: () => {
       const { loss, logits } = task.forward();
       return [loss, logits];
     },
-    onEpoch: (epoch, { loss, extras }) => {
+    onStep: (epoch, { loss, extras }) => {
       last = task.decode(extras[0]);
       out(`Predicted: ${last}, Epoch [${epoch}/${run.epochs}] loss = ${loss.toFixed(4)}`);
     },

@@ -3,10 +3,10 @@
  * and prints the prediction and loss of every epoch; with `--text FILE`, a character
  * language model on that file instead (charlm.ts).
  */
-import { setBackend } from "@rnnkit/core";
 import { runInChromium } from "@rnnkit/backend-webgl/chromium";
+import { BACKEND_NAMES } from "@rnnkit/backends";
 import { choiceFlag, intFlag, numberFlag, parse, runMain, UsageError } from "./args.ts";
-import { BACKEND_NAMES, DEFAULT_BACKEND, loadBackend } from "./backends.ts";
+import { BACKEND_CHOICES, startBackend } from "./backends.ts";
 import { CHARLM_HELP, charLMMain } from "./charlm.ts";
 import { listBackends } from "./list_backends.ts";
 import { checkToyConfig, runToy, TOY_LR, TOY_MODELS, type ToyRun } from "./toy.ts";
@@ -20,7 +20,8 @@ Options:
                            rnncell: RNNCell(V, V), loss summed over steps, lr 0.1
                            rnn: RNN(V, V), mean loss, lr 0.1
                            embedding: Embedding(V, 10) -> RNN(10, 8, 2 layers) -> Linear(8, V), lr 0.05
-  --backend NAME         ${BACKEND_NAMES.join(" | ")} (default: ${DEFAULT_BACKEND})
+  --backend NAME         auto | ${BACKEND_NAMES.join(" | ")} (default: auto: native where it
+                         loads, else wasm; webgl runs in headless Chromium)
   --input TEXT           input string (default: hello)
   --target TEXT          target string of the same length (default: ohlol)
   --epochs N             training epochs (default: 15)
@@ -61,7 +62,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (flags["list-backends"]) return await listBackends();
   const model = choiceFlag(flags, "model", TOY_MODELS, "embedding");
-  const backendName = choiceFlag(flags, "backend", BACKEND_NAMES, DEFAULT_BACKEND);
+  const backendChoice = choiceFlag(flags, "backend", BACKEND_CHOICES, "auto");
   const epochs = intFlag(flags, "epochs", 1) ?? 15;
   const lr = numberFlag(flags, "lr") ?? TOY_LR[model];
   const seed = intFlag(flags, "seed", 0) ?? 1;
@@ -84,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (backendName === "webgl") {
+  if (backendChoice === "webgl") {
     const code = await runInChromium({
       entry: new URL("./browser_train.ts", import.meta.url).href,
       args: [JSON.stringify(run)],
@@ -92,9 +93,7 @@ async function main(argv: string[]): Promise<void> {
     if (code !== 0) Deno.exit(code);
     return;
   }
-  const backend = await loadBackend(backendName);
-  if (backend.description) console.error(`rnnkit: ${backend.name}: ${backend.description}`);
-  setBackend(backend);
+  await startBackend(backendChoice);
   await runToy(run, console.log, console.error);
 }
 

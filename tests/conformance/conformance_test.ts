@@ -1,8 +1,8 @@
 /**
  * The conformance suite under `deno test`, on the backend named by RNNKIT_BACKEND
- * (tfjs, wasm or webgpu; webgl runs in Chromium through tests/run.ts instead).
+ * (any Deno backend of the registry; webgl runs in Chromium through tests/run.ts instead).
  */
-import { isBackendName, loadBackend } from "@rnnkit/cli/backends";
+import { isBackendName, loadBackend } from "@rnnkit/backends";
 import { useBackend } from "./backend.ts";
 import { cases, worst } from "./all.ts";
 

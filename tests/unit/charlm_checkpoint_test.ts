@@ -1,14 +1,17 @@
 /** CharLM checkpoints: round trip, every rejection with a clear message, atomic saving. */
 import "./setup.ts";
 import assert from "node:assert/strict";
-import { CharLM, type CharLMConfig, Random } from "@rnnkit/core";
 import {
+  CharLM,
+  type CharLMConfig,
   decodeCharLM,
+  decodeSafetensors,
   encodeCharLM,
+  encodeSafetensors,
   loadCharLM,
+  Random,
   saveCharLM,
-} from "../../packages/core/src/io/charlm_checkpoint.ts";
-import { decodeSafetensors, encodeSafetensors } from "../../packages/core/src/io/safetensors.ts";
+} from "@rnnkit/core";
 
 const VOCAB = ["a", "b", "😀", " "]; // the emoji is a surrogate pair: one character
 const CONFIG: CharLMConfig = {

@@ -5,8 +5,8 @@
  */
 import "./setup.ts";
 import assert from "node:assert/strict";
-import { CharCorpus, decodeSafetensors, Random, StreamBatcher } from "@rnnkit/core";
-import { loadBackend } from "@rnnkit/cli/backends";
+import { CharCorpus, Random, readTrainingState, StreamBatcher } from "@rnnkit/core";
+import { loadBackend } from "@rnnkit/backends";
 import { runCli } from "./run_cli.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -143,12 +143,19 @@ Deno.test("train --text learns and writes the model, its training state and the 
     assert.match(r.stderr, /step 20\/20 {2}loss [\d.]+ {2}val [\d.]+/);
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(names, ["m.loss.svg", "m.optim.safetensors", "m.safetensors", "text.txt"]);
-    const state = decodeSafetensors(await Deno.readFile(`${dir}/m.optim.safetensors`));
-    const losses: number[] = JSON.parse(state.metadata.history).train;
+    const state = await readTrainingState(`${dir}/m.optim.safetensors`);
+    const losses = (state.metadata.history as { train: number[] }).train;
     assert.equal(losses.length, 20);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     assert.ok(mean(losses.slice(-5)) < mean(losses.slice(0, 5)) - 0.15, `losses ${losses}`);
-    assert.ok("rnn.weight_hh_l1.exp_avg_sq" in state.tensors);
+    assert.equal(state.step, 20);
+    assert.equal(state.optimizer?.type, "Adam");
+    assert.ok("rnn.weight_hh_l1" in state.weights);
+    assert.match(
+      r.stderr,
+      /rnnkit: model LSTM char LM: embedding 8, hidden 16 x 2 layers, vocabulary \d+, [\d,]+ parameters/,
+    );
+    assert.match(r.stderr, /rnnkit: saved .*m\.safetensors at step 20/);
     const svg = await Deno.readTextFile(`${dir}/m.loss.svg`);
     assert.match(svg, /^<svg[^]*LSTM char LM, hidden 16, 2 layers[^]*<\/svg>\n$/);
   });
@@ -204,12 +211,16 @@ Deno.test("--resume refuses a model without its matching training state", async 
     assert.match(torn.stderr, /come from different training runs/);
     const missing = await train("--text", text, "--resume", `${dir}/b.safetensors`);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /cannot read its training state .*b\.optim\.safetensors/);
+    assert.match(
+      missing.stderr,
+      /b\.optim\.safetensors: cannot read it \(no such file\); resuming needs both files/,
+    );
+    assert.equal((await train(...args, "--save", `${dir}/c.safetensors`)).code, 0);
     const changed = await train(
       "--text",
       text,
       "--resume",
-      `${dir}/a.safetensors`,
+      `${dir}/c.safetensors`,
       "--cell",
       "gru",
     );
@@ -261,8 +272,8 @@ Deno.test("a kill at any moment leaves a loadable model and a resumable run", as
         "3",
       );
       assert.equal(gen.code, 0, gen.stderr);
-      const state = decodeSafetensors(await Deno.readFile(`${dir}/k.optim.safetensors`));
-      const next = String(Number(state.metadata.step) + 1);
+      const state = await readTrainingState(`${dir}/k.optim.safetensors`);
+      const next = String(state.step + 1);
       const resumed = await train("--text", text, "--resume", model, "--steps", next);
       assert.equal(resumed.code, 0, resumed.stderr);
     }
@@ -295,7 +306,7 @@ Deno.test({
       const wasm = await train(...args, "--backend", "wasm");
       const native = await train(...args, "--backend", "native");
       assert.equal(native.code, 0, native.stderr);
-      assert.match(native.stderr, /rnnkit: native: kernels .*OpenBLAS/);
+      assert.match(native.stderr, /rnnkit: backend native: kernels .*OpenBLAS/);
       const [a, b] = [numbers(wasm.stdout), numbers(native.stdout)];
       a.forEach((x, i) =>
         assert.ok(Math.abs(x - b[i]) < 1e-3, `${wasm.stdout} vs ${native.stdout}`)

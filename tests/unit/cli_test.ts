@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { runCli, runCliWith } from "./run_cli.ts";
 import { chromiumPath } from "@rnnkit/backend-webgl/chromium";
-import { loadBackend } from "@rnnkit/cli/backends";
+import { loadBackend } from "@rnnkit/backends";
 import seedPrograms from "../fixtures/seed_programs.json" with { type: "json" };
 
 const train = (...args: string[]) => runCli("train.ts", ...args);
@@ -96,7 +96,7 @@ Deno.test("user errors: a message, exit code 2, no stack trace", async () => {
     [["--epochs", "-1"], /--epochs must be an integer >= 1, got "-1"/],
     [["--lr", "abc"], /--lr must be a number > 0, got "abc"/],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
-    [["--backend", "cuda"], /--backend must be one of tfjs, wasm, native, webgpu, webgl/],
+    [["--backend", "cuda"], /--backend must be one of auto, tfjs, wasm, native, webgpu, webgl/],
     [["--model", "transformer"], /--model must be one of rnncell, rnn, embedding/],
     [["--input", "hello", "--target", "hi"], /equal length, got 5 and 2/],
     [["--input", "", "--target", ""], /non-empty/],

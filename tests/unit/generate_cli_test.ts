@@ -46,8 +46,11 @@ Deno.test("a truncated checkpoint fails with one clear line", async () => {
     await Deno.writeFile(`${dir}/cut.safetensors`, bytes.subarray(0, bytes.length - 10));
     const r = await run("--checkpoint", `${dir}/cut.safetensors`, "--prompt", "hello");
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`^error: checkpoint ${dir}/cut.safetensors: safetensors: `));
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    // The backend's start-up line, then one line of error.
+    const lines = r.stderr.trim().split("\n");
+    assert.match(lines[0], /^rnnkit: backend /);
+    assert.match(lines[1], new RegExp(`^error: checkpoint ${dir}/cut.safetensors: safetensors: `));
+    assert.equal(lines.length, 2, r.stderr);
     assert.doesNotMatch(r.stderr, /\bat /);
   } finally {
     await Deno.remove(dir, { recursive: true });

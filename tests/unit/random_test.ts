@@ -3,7 +3,7 @@
  * Fixtures: tests/fixtures/random.json, written by tests/fixtures/random_gen.py (torch 1.13).
  */
 import assert from "node:assert/strict";
-import { globalRandom, manualSeed, Random } from "../../packages/core/src/random.ts";
+import { globalRandom, manualSeed, Random } from "@rnnkit/core";
 import fixture from "../fixtures/random.json" with { type: "json" };
 
 interface Draw {

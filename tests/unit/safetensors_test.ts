@@ -3,8 +3,9 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   type HostTensor,
-} from "../../packages/core/src/io/safetensors.ts";
-import { writeFileAtomic, writeFileAtomicSync } from "../../packages/core/src/io/atomic_write.ts";
+  writeFileAtomic,
+  writeFileAtomicSync,
+} from "@rnnkit/core";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 

@@ -54,3 +54,50 @@ Deno.test("tidy frees what it made, moves what it returns up, and never frees ou
   kept.dispose();
   outside.dispose();
 });
+
+Deno.test("tensor() infers the shape of nested arrays and rejects ragged ones", async () => {
+  assert.deepEqual(tensor([1, 2, 3]).shape, [3]);
+  assert.deepEqual(tensor([[1, 2], [3, 4], [5, 6]]).shape, [3, 2]);
+  assert.deepEqual(tensor(7).shape, []);
+  assert.deepEqual(tensor(Float32Array.of(1, 2)).shape, [2]);
+  assert.deepEqual(await tensor([[1, 2], [3, 4]]).toArray(), [[1, 2], [3, 4]]);
+  const { intTensor } = await import("@rnnkit/core");
+  assert.deepEqual(intTensor([[1], [2]]).shape, [2, 1]);
+  assert.throws(
+    () => tensor([[1, 2], [3]]),
+    /ragged nested array: values\[1\] should be an array of 2/,
+  );
+  assert.throws(() => tensor([[1, "a"]] as never), /values\[0\]\[1\] is "a", not a number/);
+  assert.throws(() => tensor([1, 2], [3]), /2 values do not fill shape \[3\]/);
+  assert.throws(() => tensor([1, 2], [-1, 2]), /shape \[-1, 2\] must hold non-negative integers/);
+});
+
+Deno.test("detach shares the values, cuts the graph and is disposed on its own", async () => {
+  const x = tensor([1, 2]);
+  x.requiresGrad = true;
+  const y = ops.mul(x, x);
+  const d = y.detach();
+  assert.equal(d.node, null);
+  assert.deepEqual([...await d.data()], [1, 4]);
+  // Through d no gradient reaches x; through y it does.
+  ops.sum(ops.mul(y, d)).backward();
+  assert.deepEqual([...await x.grad!.data()], [2, 16]); // d/dx (x^2 * const x^2) = 2x^3
+  y.dispose();
+  assert.deepEqual([...await d.data()], [1, 4], "d outlives y");
+});
+
+Deno.test("tidy keeps every tensor of a nested result, and refuses an async fn", async () => {
+  const { LSTM, liveTensors, tidy } = await import("@rnnkit/core");
+  const lstm = new LSTM(2, 3);
+  const before = liveTensors();
+  const [out, [h, c]] = tidy(() => lstm.forward(tensor([[1, 2]])));
+  const { a, b: [e] } = tidy(() => ({ a: ops.add(h, h), b: [ops.mul(c, c)], n: 3 }));
+  assert.equal(liveTensors(), before + 5);
+  for (const t of [out, h, c, a, e]) {
+    assert.equal(t.disposed, false);
+    t.dispose();
+  }
+  // deno-lint-ignore require-await
+  assert.throws(() => tidy(async () => tensor(1)), /fn returned a Promise/);
+  lstm.dispose();
+});

@@ -8,8 +8,16 @@
  * state in generation.json instead: generation is still checked on webgl, the file
  * decoding is not.
  */
-import { CharLM, generate, intTensor, liveTensors, noGrad, ops, tidy } from "@rnnkit/core";
-import { decodeCharLM } from "../../../packages/core/src/io/charlm_checkpoint.ts";
+import {
+  CharLM,
+  decodeCharLM,
+  generate,
+  intTensor,
+  liveTensors,
+  noGrad,
+  ops,
+  tidy,
+} from "@rnnkit/core";
 import generation from "../../fixtures/generation.json" with { type: "json" };
 import { assertClose, type HostTensor } from "../check.ts";
 import type { Tensors } from "../fixtures.ts";

@@ -3,18 +3,8 @@
  * of loss = sum_k sum(output_k * upstream_k). Then every primitive of the Backend interface,
  * called directly, so that a backend missing a kernel fails one test named after it.
  */
-import {
-  type Backend,
-  type FusedOps,
-  getBackend,
-  type Handle,
-  intTensor,
-  liveTensors,
-  ops,
-  type Tensor,
-  tensor,
-  tidy,
-} from "@rnnkit/core";
+import { getBackend, intTensor, liveTensors, ops, type Tensor, tensor, tidy } from "@rnnkit/core";
+import type { Backend, FusedOps, Handle } from "@rnnkit/core/backend";
 import { assertClose, assertTensor, type HostTensor } from "../check.ts";
 import { type OpCase, opCases } from "../fixtures.ts";
 import { test } from "../registry.ts";
