@@ -5,7 +5,13 @@
  */
 import "./setup.ts";
 import assert from "node:assert/strict";
-import { CharCorpus, Random, readTrainingState, StreamBatcher } from "@rnnkit/core";
+import {
+  CharCorpus,
+  encodeSafetensors,
+  Random,
+  readTrainingState,
+  StreamBatcher,
+} from "@rnnkit/core";
 import { loadBackend } from "@rnnkit/backends";
 import { runCli } from "./run_cli.ts";
 
@@ -226,6 +232,19 @@ Deno.test("--resume refuses a model without its matching training state", async 
     );
     assert.equal(changed.code, 2);
     assert.match(changed.stderr, /--cell gru differs from the resumed run's lstm/);
+  });
+});
+
+Deno.test("--resume says so when the training state is from an earlier rnnkit", async () => {
+  await withText(async (dir, text) => {
+    const model = `${dir}/old.safetensors`;
+    assert.equal((await train("--text", text, ...TINY, "--steps", "2", "--save", model)).code, 0);
+    const old = encodeSafetensors({}, { format: "rnnkit.charlm.train.v2", step: "2" });
+    await Deno.writeFile(`${dir}/old.optim.safetensors`, old);
+    const r = await train("--text", text, "--resume", model);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /format: "rnnkit\.charlm\.train\.v2".*written by an earlier rnnkit/);
+    assert.match(r.stderr, /the model .*old\.safetensors still loads/);
   });
 });
 

@@ -132,7 +132,7 @@ Deno.test("loadStateDict checks everything first and changes nothing on failure"
     ],
     [
       { ...dict, param_groups: [{ ...group, lr: -1 }] },
-      /lr must be a number in \[0, Infinity\], got -1/,
+      /lr must be a finite number >= 0, got -1/,
     ],
     [{ ...dict, state: { 0: { ...dict.state[0], step: 1.5 } } }, /"step" must be an integer >= 0/],
     [

@@ -242,12 +242,13 @@ export abstract class Optimizer {
   /** Computes the new value of `p` from its gradient and state; assigns it. */
   protected abstract update(p: Tensor, grad: Tensor, s: ParamState): void;
 
-  /** Checks that a hyperparameter lies in its range, naming it and the optimizer. */
+  /** Checks that a hyperparameter is finite and in its range, naming it and the optimizer. */
   protected checkRange(name: string, value: unknown, low: number, high: number): void {
-    if (!(typeof value === "number" && value >= low && value <= high)) {
+    if (!(typeof value === "number" && Number.isFinite(value) && value >= low && value <= high)) {
+      const range = high === Infinity ? `>= ${low}` : `in [${low}, ${high}]`;
       throw new Error(
-        `rnnkit: ${this.constructor.name}: ${name} must be a number in [${low}, ${high}], ` +
-          `got ${JSON.stringify(value)}`,
+        `rnnkit: ${this.constructor.name}: ${name} must be a finite number ${range}, ` +
+          `got ${typeof value === "number" ? value : JSON.stringify(value)}`,
       );
     }
   }

@@ -120,22 +120,26 @@ export interface FitOptions {
   /**
    * Computes the loss of step `step` (1-based) from a fresh batch: the scalar loss, or
    * [loss, ...extras] to read extra tensors back (they arrive in `StepResult.extras`).
+   * Give this or `gradients`.
    */
   forward?: (step: number) => Tensor | Tensor[];
   /**
    * Instead of `forward`: fills every parameter's `.grad` itself (e.g. from worker
-   * threads) and resolves to the loss.
+   * threads) and resolves to the loss. Give this or `forward`.
    */
   gradients?: (step: number) => Promise<number>;
   /** Clip the gradients' global L2 norm to this value before each update. Default: no clipping. */
   clipGradNorm?: number;
   /** The learning rate of each step, set on the optimizer before it runs. Default: unchanged. */
   lr?: (step: number) => number;
-  /** Returns the validation loss; called every `validateEvery` steps and after the last. */
+  /**
+   * Returns the validation loss; called every `validateEvery` steps and after the last.
+   * Default: no validation.
+   */
   validate?: (step: number) => number | Promise<number>;
   /** Steps between validations. Default: only after the last step. */
   validateEvery?: number;
-  /** Called after every step (and its validation, if any); may save a checkpoint. */
+  /** Called after every step (and its validation, if any); may save a checkpoint. Default: none. */
   onStep?: (step: number, result: FitStepResult) => void | Promise<void>;
 }
 
