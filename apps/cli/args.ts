@@ -22,6 +22,15 @@ export function parse(
       ? []
       : [a]
   );
+  // parseArgs keeps the last of a repeated flag: a typo's silent override. Refuse it.
+  for (const [name, { short }] of Object.entries(spec)) {
+    const times = args.filter((a) =>
+      a === `--${name}` || a.startsWith(`--${name}=`) || (short && a === `-${short}`)
+    ).length;
+    if (times > 1) {
+      throw new UsageError(`--${name} is given ${times} times; give it once`);
+    }
+  }
   try {
     return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values;
   } catch (e) {
@@ -30,19 +39,30 @@ export function parse(
   }
 }
 
-/** An integer flag >= min, or `undefined` when absent. */
+/**
+ * An integer flag in [min, max] (default: up to 2^53 - 1, the largest exact integer),
+ * written in decimal digits only (no "0x10", "1e3" or "16.0"), or `undefined` when absent.
+ */
 export function intFlag(
   values: Record<string, unknown>,
   name: string,
   min: number,
+  max = Number.MAX_SAFE_INTEGER,
 ): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (String(raw).trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer >= ${min}, got "${raw}"`);
+  if (!/^-?\d+$/.test(String(raw)) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    const upTo = max === Number.MAX_SAFE_INTEGER ? " (up to 2^53 - 1)" : "";
+    throw new UsageError(`--${name} must be a whole number ${range}${upTo}, got "${raw}"`);
   }
   return n;
+}
+
+/** "1 character", "2 characters". */
+export function plural(n: number, noun: string): string {
+  return `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 /** A finite number flag > 0 (or >= 0 when allowZero), or `undefined` when absent. */

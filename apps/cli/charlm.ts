@@ -12,14 +12,19 @@ import {
   type Cell,
   CharCorpus,
   CharLM,
+  type CharLMConfig,
   charLMMetadata,
+  checkCheckpointTarget,
   evaluate,
+  type FileLock,
   fit,
   getBackend,
   keep,
   liveTensors,
+  lockPath,
   Random,
   readCheckpoint,
+  readRegularFile,
   type RecurrentState,
   saveCheckpoint,
   type SavedTrainingState,
@@ -32,7 +37,15 @@ import {
 import { DENO_BACKEND_NAMES } from "@rnnkit/backends";
 import { DataParallel } from "./data_parallel.ts";
 import { Progress } from "./progress.ts";
-import { choiceFlag, type FlagSpec, intFlag, numberFlag, parse, UsageError } from "./args.ts";
+import {
+  choiceFlag,
+  type FlagSpec,
+  intFlag,
+  numberFlag,
+  parse,
+  plural,
+  UsageError,
+} from "./args.ts";
 import { BACKEND_CHOICES, startBackend } from "./backends.ts";
 import { lossPlotSvg } from "./plot.ts";
 
@@ -211,33 +224,113 @@ export async function charLMMain(argv: string[]): Promise<void> {
   const workers = intFlag(flags, "workers", 1) ?? 1;
   const resumePath = flags.resume as string | undefined;
   const savePath = (flags.save as string | undefined) ?? resumePath;
-  if (savePath !== undefined) await checkWritableDir(savePath);
-  const text = await readText(flags.text as string);
+  // Everything that can fail is checked before step 1: no work is lost to a bad target.
+  const lock = savePath === undefined ? undefined : await claimSaveTarget(savePath);
+  try {
+    const text = await readText(flags.text as string);
+    const saved = resumePath === undefined ? undefined : await readSaved(resumePath);
+    const config = resolveConfig(given, saved?.metadata.config);
+    if (workers > 1 && config.batching === "stream") {
+      throw new UsageError(
+        "--workers needs --batching random: stream batching carries each row's state from " +
+          "step to step, which would have to move between workers",
+      );
+    }
+    if (workers > config.batchSize) {
+      throw new UsageError(
+        `--workers ${workers} needs --batch-size >= ${workers} (each worker takes a share ` +
+          `of the batch's rows), got ${config.batchSize}`,
+      );
+    }
+    const corpus = new CharCorpus(text, config.valFraction);
+    checkCorpus(corpus, config, flags.text as string);
+    if (epochs !== undefined) {
+      config.steps = epochs * Math.max(1, Math.floor(corpus.train.length / stepChars(config)));
+    }
+    const textSha256 = await sha256(text);
+    if (saved) checkResume(saved, resumePath!, config, corpus, textSha256);
+    await trainOnText({
+      config,
+      corpus,
+      textSha256,
+      backendChoice,
+      workers,
+      saved,
+      resumePath,
+      savePath,
+    });
+  } finally {
+    lock?.release();
+  }
+}
 
-  const saved = resumePath === undefined ? undefined : await readSaved(resumePath);
-  const config = resolveConfig(given, saved?.metadata.config as Config | undefined);
-  if (workers > 1 && config.batching === "stream") {
+/** The loss plot beside a checkpoint. */
+const plotPath = (path: string) => `${path.replace(/\.safetensors$/, "")}.loss.svg`;
+
+/** Checks the --save target before training and locks it against a second run. */
+async function claimSaveTarget(path: string): Promise<FileLock> {
+  try {
+    await checkCheckpointTarget(path);
+    // The plot is overwritten only if it is one (an SVG); the checkpoint's files, by core.
+    const plot = await Deno.readTextFile(plotPath(path)).catch(() => "<svg");
+    if (!plot.startsWith("<svg")) throw new Error(`${plotPath(path)} exists and is not a plot`);
+    return await lockPath(path);
+  } catch (e) {
+    throw new UsageError(`--save ${path}: ${(e as Error).message.replace(/^rnnkit: /, "")}`);
+  }
+}
+
+/** The resumed run must continue on its own text, to more steps than it has done. */
+function checkResume(
+  saved: Saved,
+  path: string,
+  config: Config,
+  corpus: CharCorpus,
+  textSha256: string,
+): void {
+  if (JSON.stringify(saved.metadata.vocab) !== JSON.stringify(corpus.vocab)) {
     throw new UsageError(
-      "--workers needs --batching random: stream batching carries each row's state from step " +
-        "to step, which would have to move between workers",
+      `--resume ${path}: the checkpoint's vocabulary is not the text's ` +
+        `(${plural(corpus.vocab.length, "character")}): resume on the text it was trained on`,
     );
   }
-  const corpus = new CharCorpus(text, config.valFraction);
-  checkCorpus(corpus, config, flags.text as string);
-  if (epochs !== undefined) {
-    config.steps = epochs * Math.max(1, Math.floor(corpus.train.length / stepChars(config)));
-  }
-  if (saved && JSON.stringify(saved.metadata.vocab) !== JSON.stringify(corpus.vocab)) {
+  if (saved.metadata.textSha256 !== textSha256) {
     throw new UsageError(
-      `--resume ${resumePath}: the checkpoint's vocabulary is not the text's ` +
-        `(${corpus.vocab.length} characters): resume on the text it was trained on`,
+      `--resume ${path}: it was trained on another text (same characters, other content: ` +
+        "its sha256 differs); resume on the text it was trained on",
     );
   }
+  if (config.steps <= saved.step) {
+    throw new UsageError(
+      `--resume ${path}: the run is at step ${saved.step} already, so --steps ` +
+        `${config.steps} leaves nothing to train; give a larger --steps`,
+    );
+  }
+}
 
-  const backend = await startBackend(backendChoice);
+/** The hex SHA-256 of `text`'s UTF-8 bytes. */
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** What `trainOnText` starts from: the checked configuration, data and checkpoint. */
+interface Setup {
+  config: Config;
+  corpus: CharCorpus;
+  textSha256: string;
+  backendChoice: string;
+  workers: number;
+  saved?: Saved;
+  resumePath?: string;
+  savePath?: string;
+}
+
+async function trainOnText(setup: Setup): Promise<void> {
+  const { config, corpus, saved } = setup;
+  const backend = await startBackend(setup.backendChoice);
   const rng = new Random(config.seed);
-  // Built from `rng` even on resume, so that dropout and batches draw from the restored stream.
-  const model = new CharLM({
+  const modelConfig = {
     vocabSize: corpus.vocab.length,
     cell: config.cell,
     embeddingSize: config.embeddingSize,
@@ -245,9 +338,22 @@ export async function charLMMain(argv: string[]): Promise<void> {
     numLayers: config.numLayers,
     dropout: config.dropout,
     rng,
-  });
+  };
+  const params = parameterCount(modelConfig);
+  let model: CharLM;
+  try {
+    // Built from `rng` even on resume, so that dropout and batches draw from the restored stream.
+    model = new CharLM(modelConfig);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new UsageError(
+      `--hidden-size ${config.hiddenSize}, --embedding-size ${config.embeddingSize}, ` +
+        `--num-layers ${config.numLayers}: the model has ${params.toExponential(2)} parameters; ` +
+        `training needs about ${bytes(16 * params)} for its weights, gradients and Adam's ` +
+        `moments, more than can be allocated here (${e.message})`,
+    );
+  }
   const optimizer = new Adam(model.parameters(), { lr: config.lr });
-  const params = model.parameters().reduce((n, p) => n + p.size, 0);
   console.error(
     `rnnkit: model ${config.cell.toUpperCase()} char LM: embedding ${config.embeddingSize}, ` +
       `hidden ${config.hiddenSize} x ${config.numLayers} layer${config.numLayers > 1 ? "s" : ""}` +
@@ -265,36 +371,112 @@ export async function charLMMain(argv: string[]): Promise<void> {
     step: 0,
     history: { train: [], val: [] },
     runId: runIdOf(config, corpus.vocab),
+    textSha256: setup.textSha256,
   };
   if (saved) {
     try {
       saved.restore({ model, optimizer, rng });
+      // The saved Adam state, but this run's learning rate (--lr may change on resume).
+      optimizer.lr = config.lr;
     } catch (e) {
-      throw new UsageError(
-        `--resume ${resumePath}: ${(e as Error).message.replace(/^rnnkit: /, "")}`,
-      );
+      throw new UsageError(`--resume: ${(e as Error).message.replace(/^rnnkit: /, "")}`);
     }
     const [h, c] = ["h", "c"].map((k) => saved.tensors[k]).map((t) =>
       t && keep(tensor(t.data, t.shape))
     );
     run.carried = h && c ? [h, c] : h;
-    if (run.stream) run.stream.position = saved.metadata.streamPosition as number;
+    if (run.stream) {
+      if (saved.metadata.streamPosition >= run.stream.chunksPerEpoch) {
+        throw new UsageError(
+          `--resume ${setup.resumePath}: its stream position ${saved.metadata.streamPosition} is ` +
+            `past the ${run.stream.chunksPerEpoch} chunks of the text`,
+        );
+      }
+      run.stream.position = saved.metadata.streamPosition;
+    }
     run.step = saved.step;
-    run.history = saved.metadata.history as History;
-    console.error(`rnnkit: resuming from ${resumePath} at step ${saved.step}`);
+    run.history = saved.metadata.history;
+    console.error(`rnnkit: resuming from ${setup.resumePath} at step ${saved.step}`);
   }
-  if (workers > 1) {
-    run.parallel = await DataParallel.create(workers, backend.name, model);
+  if (setup.workers > 1) {
+    run.parallel = await DataParallel.create(setup.workers, backend.name, model);
   }
   try {
-    await train(run, savePath);
+    await train(run, setup.savePath);
   } finally {
     run.parallel?.close();
   }
 }
 
+/** Parameters of a CharLM of these sizes (computed, not allocated). */
+function parameterCount(c: CharLMConfig): number {
+  const gates = { rnn: 1, lstm: 4, gru: 3 }[c.cell] * c.hiddenSize;
+  let n = c.vocabSize * c.embeddingSize + c.hiddenSize * c.vocabSize + c.vocabSize;
+  for (let l = 0; l < c.numLayers; l++) {
+    n += gates * ((l === 0 ? c.embeddingSize : c.hiddenSize) + c.hiddenSize + 2);
+  }
+  return n;
+}
+
+/** Bytes in binary units, e.g. "3.2 GiB". */
+function bytes(n: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+  const i = Math.min(units.length - 1, Math.floor(Math.log2(Math.max(n, 1)) / 10));
+  return `${(n / 2 ** (10 * i)).toPrecision(3)} ${units[i]}`;
+}
+
+/** The run's own metadata in its training state (core keeps the rest). */
+interface SavedRun {
+  config: Config;
+  vocab: string[];
+  history: History;
+  streamPosition: number;
+  /** Of the text trained on: --resume refuses another text with the same characters. */
+  textSha256: string;
+}
+
+/** A training state written by this command. */
+type Saved = SavedTrainingState & { metadata: SavedRun };
+
+/** Every field of the run's metadata, checked before anything is restored. */
+function checkSavedRun(state: SavedTrainingState): Saved {
+  const m = state.metadata as Record<string, unknown>;
+  const config = m.config as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof config !== "object" || config === null) problems.push("no configuration");
+  else {
+    for (const [key, value] of Object.entries(DEFAULTS)) {
+      const ok = typeof config[key] === typeof value &&
+        (typeof value !== "number" || Number.isFinite(config[key]));
+      if (!ok) problems.push(`configuration "${key}" is ${JSON.stringify(config[key])}`);
+    }
+    if (!CELLS.includes(config.cell as Cell)) problems.push(`cell ${JSON.stringify(config.cell)}`);
+    if (!BATCHINGS.includes(config.batching as typeof BATCHINGS[number])) {
+      problems.push(`batching ${JSON.stringify(config.batching)}`);
+    }
+  }
+  const h = m.history as History;
+  const numbers = (xs: unknown) => Array.isArray(xs) && xs.every((x) => typeof x === "number");
+  if (!numbers(h?.train) || !Array.isArray(h?.val) || !h.val.every((p) => numbers(p))) {
+    problems.push("the loss history is damaged");
+  }
+  if (!Array.isArray(m.vocab) || !m.vocab.every((c) => typeof c === "string")) {
+    problems.push("the vocabulary is damaged");
+  }
+  if (!Number.isSafeInteger(m.streamPosition) || (m.streamPosition as number) < 0) {
+    problems.push(`the stream position is ${JSON.stringify(m.streamPosition)}`);
+  }
+  if (typeof m.textSha256 !== "string") problems.push("no hash of the text");
+  if (problems.length) {
+    throw new Error(
+      `rnnkit: ${state.where}: not a training state of train --text: ${problems.join("; ")}`,
+    );
+  }
+  return state as Saved;
+}
+
 /** The training state of the checkpoint at `path`, or a UsageError saying why not. */
-async function readSaved(path: string): Promise<SavedTrainingState> {
+async function readSaved(path: string): Promise<Saved> {
   try {
     const { state, modelFile } = await readCheckpoint(path);
     if (modelFile === "stale") {
@@ -304,7 +486,7 @@ async function readSaved(path: string): Promise<SavedTrainingState> {
           "state, the next save rewrites the model",
       );
     }
-    return state;
+    return checkSavedRun(state);
   } catch (e) {
     const message = (e as Error).message.replace(/^rnnkit: /, "");
     const old = message.includes(OLD_STATE_FORMAT)
@@ -367,13 +549,15 @@ function stepChars(config: Config): number {
   return config.batchSize * config.seqLen;
 }
 
+/** The largest --text: JavaScript strings hold at most about 2^29 characters. */
+const MAX_TEXT_BYTES = 256 * 2 ** 20;
+
 async function readText(path: string): Promise<string> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readRegularFile(path, MAX_TEXT_BYTES);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
-    throw new UsageError(`--text ${path}: cannot read it (${why})`);
+    throw new UsageError(`--text ${(e as Error).message.replace(/^rnnkit: /, "")}`);
   }
   if (bytes.length === 0) throw new UsageError(`--text ${path}: the file is empty`);
   try {
@@ -381,13 +565,6 @@ async function readText(path: string): Promise<string> {
   } catch {
     throw new UsageError(`--text ${path}: not UTF-8 text`);
   }
-}
-
-/** Fails before training rather than at the first save. */
-async function checkWritableDir(path: string): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/") + 1) || ".";
-  const info = await Deno.stat(dir).catch(() => null);
-  if (!info?.isDirectory) throw new UsageError(`--save ${path}: no directory ${dir}`);
 }
 
 /** The text must hold at least one training window (and one validation window, if any). */
@@ -399,13 +576,17 @@ function checkCorpus(corpus: CharCorpus, config: Config, path: string): void {
       ? `${batchSize} streams of --seq-len ${seqLen}`
       : `one window of --seq-len ${seqLen}`;
     throw new UsageError(
-      `--text ${path}: its training part has ${corpus.train.length} characters, fewer than ` +
+      `--text ${path}: its training part has ${
+        plural(corpus.train.length, "character")
+      }, fewer than ` +
         `the ${needed} that ${what} need (plus one target)`,
     );
   }
   if (valFraction > 0 && corpus.val.length < seqLen + 1) {
     throw new UsageError(
-      `--text ${path}: --val-fraction ${valFraction} leaves ${corpus.val.length} characters ` +
+      `--text ${path}: --val-fraction ${valFraction} leaves ${
+        plural(corpus.val.length, "character")
+      } ` +
         `for validation, fewer than one window of --seq-len ${seqLen} plus its target; ` +
         "raise it, or pass --val-fraction 0 to skip validation",
     );
@@ -427,6 +608,7 @@ interface Run {
   history: History;
   /** Written into both files, so --resume can tell a torn save from a foreign one. */
   runId: string;
+  textSha256: string;
   /** Set with --workers > 1: gradients come from worker threads. */
   parallel?: DataParallel;
 }
@@ -574,11 +756,12 @@ async function saveRun(run: Run, path: string): Promise<void> {
       vocab: corpus.vocab,
       streamPosition: run.stream?.position ?? 0,
       history,
-    },
+      textSha256: run.textSha256,
+    } satisfies SavedRun,
     tensors: Object.fromEntries(carried.map((t, i): [string, Tensor] => ["hc"[i], t])),
   };
   await saveCheckpoint(path, state, { modelMetadata: charLMMetadata(model, corpus.vocab) });
-  await writeFileAtomic(`${path.replace(/\.safetensors$/, "")}.loss.svg`, plot(run));
+  await writeFileAtomic(plotPath(path), plot(run));
 }
 
 /** The loss curves: training loss smoothed over a sliding window, validation at its points. */

@@ -3,9 +3,10 @@
  * packages/core/src/io/charlm_checkpoint.ts; PyTorch writes one with
  * python/rnnkit_export.py).
  *
- * stdout holds exactly the prompt followed by the generated characters, so it can be piped
- * or compared; a newline is added only when stdout is a terminal, to keep the shell prompt
- * off the text. Everything else goes to stderr.
+ * stdout holds exactly the prompt followed by the generated characters, written as they are
+ * generated, so it can be piped or compared; a newline is added only when stdout is a
+ * terminal, to keep the shell prompt off the text. Everything else goes to stderr. A pipe
+ * closed by its reader ends the run with exit code 0.
  */
 import { generate, loadCharLM, Random } from "@rnnkit/core";
 import { DENO_BACKEND_NAMES } from "@rnnkit/backends";
@@ -63,7 +64,10 @@ async function main(argv: string[]): Promise<void> {
   }
 
   await startBackend(backendChoice);
-  const { model, vocab } = await loadCharLM(checkpoint);
+  // A file that is not a usable checkpoint is bad input, like a bad flag.
+  const { model, vocab } = await loadCharLM(checkpoint).catch((e: Error) => {
+    throw new UsageError(e.message.replace(/^rnnkit: /, ""));
+  });
   try {
     const unknown = [...new Set([...prompt].filter((ch) => !vocab.includes(ch)))];
     if (unknown.length) {
@@ -75,19 +79,29 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     const indices = [...prompt].map((ch) => vocab.indexOf(ch));
-    const out = await generate(model, indices, length, {
+    // Each character is written as soon as it is drawn, so a long run shows (and keeps) its
+    // text as it goes; a reader that stops reading (`| head`) ends the run quietly.
+    await write(prompt);
+    await generate(model, indices, length, {
       temperature,
       topK,
       rng: new Random(seed),
+      onToken: (i) => write(vocab[i]),
     });
-    const text = prompt + out.map((i) => vocab[i]).join("") +
-      (Deno.stdout.isTerminal() ? "\n" : "");
-    const bytes = new TextEncoder().encode(text);
-    // write() may write only part of the buffer.
-    for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
+    if (Deno.stdout.isTerminal()) await write("\n");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
   } finally {
     model.dispose();
   }
+}
+
+const encoder = new TextEncoder();
+
+async function write(text: string): Promise<void> {
+  const bytes = encoder.encode(text);
+  // write() may write only part of the buffer.
+  for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

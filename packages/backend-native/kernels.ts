@@ -1,8 +1,18 @@
 /**
- * The native kernels (kernels.c) through Deno's FFI. Arrays are passed as typed arrays
- * (or subarrays: the pointer includes the offset); `null` stands for an absent bias.
+ * The native kernels (kernels.c) through Deno's FFI, behind a checking layer: the C loops
+ * trust their arguments, so every call first checks, in TypeScript, that each array the
+ * kernel reads or writes is there (not null) and holds at least the elements its size
+ * arguments make it touch, that sizes are whole int32s >= 0, op codes exist and ranks fit
+ * the C limit. A violation throws an Error naming the kernel and the argument (e.g.
+ * "rnnkit: native: rk_copy_strided: rank 40 exceeds 32") instead of corrupting memory. A
+ * check is a few comparisons per call (gather: one pass over the row indices).
+ *
+ * Arrays are typed arrays (or subarrays: the pointer includes the offset); sizes count
+ * elements of the kernel's type (4-byte float32/int32 words, doubles for rk_reduce_cols's
+ * scratch) and are checked against byteLength, so any typed array is measured right.
+ * `null` stands for an absent bias (and an unused array).
  */
-import { buildKernels } from "./build.ts";
+import { buildKernels, damaged } from "./build.ts";
 
 const F = "buffer" as const;
 const I = "i32" as const;
@@ -31,7 +41,93 @@ const SYMBOLS = {
   rk_scatter_add_rows: { parameters: [F, I, F, I, I, F], result: "void" },
 } as const;
 
-export type Kernels = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+/** The library's symbols as Deno's FFI gives them: unchecked. */
+export type RawKernels = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** An array argument: any typed array (its bytes are what is measured), or null. */
+type Arr = ArrayBufferView | null;
+
+/** The kernels, each checking its arguments first (see the module doc). */
+export interface Kernels {
+  /** o[i] = op(x[i]) for i < n. */
+  rk_unary(op: number, x: Arr, o: Arr, n: number): void;
+  /** o[i] = x[i] * s for i < n. */
+  rk_scale(x: Arr, s: number, o: Arr, n: number): void;
+  /** o = a op b over n elements in rows of `cols` (see kernels.c for b's layouts). */
+  rk_binary(
+    op: number,
+    a: Arr,
+    b: Arr,
+    o: Arr,
+    n: number,
+    cols: number,
+    bRow: number,
+    bCol: number,
+  ): void;
+  /** o[r] = sum or max of x[r, :], x [rows, width]. */
+  rk_reduce_rows(op: number, x: Arr, rows: number, width: number, o: Arr): void;
+  /** o[c] = sum or max of x[:, c], x [rows, cols]; acc: cols doubles of scratch. */
+  rk_reduce_cols(op: number, x: Arr, rows: number, cols: number, acc: Arr, o: Arr): void;
+  /** One Adam step over n elements. */
+  rk_adam(
+    p: Arr,
+    g: Arr,
+    m: Arr,
+    v: Arr,
+    pOut: Arr,
+    mOut: Arr,
+    vOut: Arr,
+    n: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    stepSize: number,
+    invBias2Sqrt: number,
+  ): void;
+  /** One step's forward gate math for the whole batch. */
+  rk_recurrent_forward(
+    mode: number,
+    batch: number,
+    n: number,
+    xp: Arr,
+    hp: Arr,
+    bHh: Arr,
+    h: Arr,
+    c: Arr,
+    saved: Arr,
+    hNext: Arr,
+  ): void;
+  /** One step's backward gate math for the whole batch. */
+  rk_recurrent_backward(
+    mode: number,
+    batch: number,
+    n: number,
+    dh: Arr,
+    gOut: Arr,
+    out: Arr,
+    saved: Arr,
+    hPrev: Arr,
+    cPrev: Arr,
+    cPrevStride: number,
+    dc: Arr,
+    dxp: Arr,
+    dhp: Arr,
+    dhPrev: Arr,
+  ): void;
+  /** dst (contiguous) = src viewed with `shape` and element `strides` (int32 arrays). */
+  rk_copy_strided(src: Arr, dst: Arr, rank: number, shape: Arr, strides: Arr): void;
+  /** out[i, :] = table[rows[i], :] for i < n. */
+  rk_gather_rows(table: Arr, width: number, rows: Arr, n: number, out: Arr): void;
+  /** out[rows[i], :] += grad[i, :] into a zeroed out [numRows, width]. */
+  rk_scatter_add_rows(
+    grad: Arr,
+    width: number,
+    rows: Arr,
+    n: number,
+    numRows: number,
+    out: Arr,
+  ): void;
+}
 
 /** Op codes, in the order of kernels.c's enums. */
 export const UNARY = {
@@ -48,10 +144,288 @@ export const BINARY = { add: 0, sub: 1, mul: 2, div: 3 };
 export const REDUCE = { sum: 0, max: 1 };
 export const MODE = { RNN_TANH: 0, RNN_RELU: 1, LSTM: 2, GRU: 3 };
 
-/** Builds (first time only) and loads the kernels. */
+/** rk_copy_strided's odometer: `int index[32]` in kernels.c. */
+export const MAX_RANK = 32;
+
+/** Per mode (MODE's order): gates per hidden unit and saved columns per hidden unit. */
+const GATES = [1, 1, 4, 3];
+const SAVED = [0, 0, 6, 4];
+const [LSTM, GRU] = [MODE.LSTM, MODE.GRU];
+
+function fail(kernel: string, what: string): never {
+  throw new Error(`rnnkit: native: ${kernel}: ${what}`);
+}
+
+/** `value` is a whole int32 >= 0 (what C's `int` size arguments need). */
+function size(kernel: string, arg: string, value: number): void {
+  if (!((value | 0) === value && value >= 0)) {
+    fail(kernel, `${arg} must be a whole number in [0, 2^31), got ${value}`);
+  }
+}
+
+/** `value` is an op code in [0, count). */
+function code(kernel: string, arg: string, value: number, count: number): void {
+  if (!((value | 0) === value && value >= 0 && value < count)) {
+    fail(kernel, `${arg} ${value} is not one of its ${count} codes`);
+  }
+}
+
+/** `buf` is an array of at least `count` elements of `bytes` bytes. */
+function holds(kernel: string, arg: string, buf: Arr, count: number, bytes = 4): void {
+  if (buf === null || buf === undefined) {
+    fail(kernel, `${arg} is null, but the kernel touches ${count} elements of it`);
+  }
+  if (!(buf.byteLength >= count * bytes)) {
+    const has = Math.floor(buf.byteLength / bytes);
+    fail(kernel, `${arg} holds ${has} elements, but the kernel touches ${count}`);
+  }
+}
+
+/** Like `holds` where the kernel touches nothing (count 0): then null is fine too. */
+function holdsOrNull(kernel: string, arg: string, buf: Arr, count: number, bytes = 4): void {
+  if (count > 0 || buf !== null) holds(kernel, arg, buf, count, bytes);
+}
+
+/** `buf` is an Int32Array of at least `count` elements (values the check itself reads). */
+function ints(kernel: string, arg: string, buf: Arr, count: number): Int32Array {
+  if (!(buf instanceof Int32Array)) {
+    fail(
+      kernel,
+      `${arg} must be an Int32Array, got ${buf === null ? "null" : buf.constructor.name}`,
+    );
+  }
+  holds(kernel, arg, buf, count);
+  return buf;
+}
+
+/** Wraps the raw symbols in the checks of the module doc. */
+export function checkedKernels(raw: RawKernels): Kernels {
+  return {
+    rk_unary(op, x, o, n) {
+      const k = "rk_unary";
+      code(k, "op", op, 8);
+      size(k, "n", n);
+      holdsOrNull(k, "x", x, n);
+      holdsOrNull(k, "o", o, n);
+      raw.rk_unary(op, x, o, n);
+    },
+    rk_scale(x, s, o, n) {
+      const k = "rk_scale";
+      size(k, "n", n);
+      holdsOrNull(k, "x", x, n);
+      holdsOrNull(k, "o", o, n);
+      raw.rk_scale(x, s, o, n);
+    },
+    rk_binary(op, a, b, o, n, cols, bRow, bCol) {
+      const k = "rk_binary";
+      code(k, "op", op, 4);
+      size(k, "n", n);
+      size(k, "cols", cols);
+      size(k, "bRow", bRow);
+      size(k, "bCol", bCol);
+      // The row loops step by cols up to n: n must be whole rows (cols 0 would never end).
+      if (n > 0 && (cols === 0 || n % cols !== 0)) {
+        fail(k, `n ${n} is not a whole number of rows of cols ${cols}`);
+      }
+      holdsOrNull(k, "a", a, n);
+      holdsOrNull(k, "o", o, n);
+      // b: the same size, repeated along rows (cols values) or one value per row.
+      const bSize = bRow === cols && bCol === 1 ? n : bRow === 0 ? cols : n / cols;
+      holdsOrNull(k, "b", b, n > 0 ? bSize : 0);
+      raw.rk_binary(op, a, b, o, n, cols, bRow, bCol);
+    },
+    rk_reduce_rows(op, x, rows, width, o) {
+      const k = "rk_reduce_rows";
+      code(k, "op", op, 2);
+      size(k, "rows", rows);
+      size(k, "width", width);
+      holdsOrNull(k, "x", x, rows * width);
+      holdsOrNull(k, "o", o, rows);
+      raw.rk_reduce_rows(op, x, rows, width, o);
+    },
+    rk_reduce_cols(op, x, rows, cols, acc, o) {
+      const k = "rk_reduce_cols";
+      code(k, "op", op, 2);
+      size(k, "rows", rows);
+      size(k, "cols", cols);
+      holdsOrNull(k, "x", x, rows * cols);
+      holdsOrNull(k, "acc", acc, cols, 8);
+      holdsOrNull(k, "o", o, cols);
+      raw.rk_reduce_cols(op, x, rows, cols, acc, o);
+    },
+    rk_adam(p, g, m, v, pOut, mOut, vOut, n, beta1, beta2, eps, stepSize, invBias2Sqrt) {
+      const k = "rk_adam";
+      size(k, "n", n);
+      holdsOrNull(k, "p", p, n);
+      holdsOrNull(k, "g", g, n);
+      holdsOrNull(k, "m", m, n);
+      holdsOrNull(k, "v", v, n);
+      holdsOrNull(k, "pOut", pOut, n);
+      holdsOrNull(k, "mOut", mOut, n);
+      holdsOrNull(k, "vOut", vOut, n);
+      raw.rk_adam(p, g, m, v, pOut, mOut, vOut, n, beta1, beta2, eps, stepSize, invBias2Sqrt);
+    },
+    rk_recurrent_forward(mode, batch, n, xp, hp, bHh, h, c, saved, hNext) {
+      const k = "rk_recurrent_forward";
+      code(k, "mode", mode, 4);
+      size(k, "batch", batch);
+      size(k, "n", n);
+      const cells = batch * n;
+      const gates = GATES[mode] * n;
+      holdsOrNull(k, "xp", xp, batch * gates);
+      holdsOrNull(k, "hp", hp, batch * gates);
+      if (bHh !== null && cells > 0) holds(k, "bHh", bHh, gates);
+      holdsOrNull(k, "h", h, mode === GRU ? cells : 0);
+      if (mode === LSTM && c === null && cells > 0) {
+        fail(k, `c is null, but LSTM reads and writes its cell state (${cells} elements)`);
+      }
+      holdsOrNull(k, "c", c, mode === LSTM ? cells : 0);
+      holdsOrNull(k, "saved", saved, cells * SAVED[mode]);
+      holdsOrNull(k, "hNext", hNext, cells);
+      raw.rk_recurrent_forward(mode, batch, n, xp, hp, bHh, h, c, saved, hNext);
+    },
+    rk_recurrent_backward(
+      mode,
+      batch,
+      n,
+      dh,
+      gOut,
+      out,
+      saved,
+      hPrev,
+      cPrev,
+      cPrevStride,
+      dc,
+      dxp,
+      dhp,
+      dhPrev,
+    ) {
+      const k = "rk_recurrent_backward";
+      code(k, "mode", mode, 4);
+      size(k, "batch", batch);
+      size(k, "n", n);
+      size(k, "cPrevStride", cPrevStride);
+      const cells = batch * n;
+      const [lstm, gru] = [mode === LSTM, mode === GRU];
+      holdsOrNull(k, "dh", dh, cells);
+      holdsOrNull(k, "gOut", gOut, cells);
+      holdsOrNull(k, "out", out, lstm || gru ? 0 : cells);
+      holdsOrNull(k, "saved", saved, cells * SAVED[mode]);
+      holdsOrNull(k, "hPrev", hPrev, gru ? cells : 0);
+      if (lstm && cells > 0) {
+        if (cPrev === null) fail(k, `cPrev is null, but LSTM reads the previous cell state`);
+        holds(k, "cPrev", cPrev, (batch - 1) * cPrevStride + n);
+      }
+      if (lstm && dc === null && cells > 0) {
+        fail(k, `dc is null, but LSTM reads and writes the cell state's gradient`);
+      }
+      holdsOrNull(k, "dc", dc, lstm ? cells : 0);
+      holdsOrNull(k, "dxp", dxp, batch * GATES[mode] * n);
+      holdsOrNull(k, "dhp", dhp, gru ? batch * 3 * n : 0);
+      holdsOrNull(k, "dhPrev", dhPrev, gru ? cells : 0);
+      raw.rk_recurrent_backward(
+        mode,
+        batch,
+        n,
+        dh,
+        gOut,
+        out,
+        saved,
+        hPrev,
+        cPrev,
+        cPrevStride,
+        dc,
+        dxp,
+        dhp,
+        dhPrev,
+      );
+    },
+    rk_copy_strided(src, dst, rank, shape, strides) {
+      const k = "rk_copy_strided";
+      size(k, "rank", rank);
+      if (rank > MAX_RANK) fail(k, `rank ${rank} exceeds ${MAX_RANK}`);
+      const dims = ints(k, "shape", shape, rank);
+      const steps = ints(k, "strides", strides, rank);
+      // The elements read: from the sum of the negative (d - 1) * stride to the positive.
+      let count = 1;
+      let lo = 0;
+      let hi = 0;
+      for (let a = 0; a < rank; a++) {
+        if (dims[a] < 0) fail(k, `shape[${a}] is ${dims[a]}`);
+        count *= dims[a];
+        const reach = (dims[a] - 1) * steps[a];
+        if (reach < 0) lo += reach;
+        else hi += reach;
+      }
+      holds(k, "dst", dst, count);
+      if (count > 0) {
+        if (lo < 0) fail(k, `strides reach ${-lo} elements before src`);
+        holds(k, "src", src, hi + 1);
+      }
+      raw.rk_copy_strided(src, dst, rank, shape, strides);
+    },
+    rk_gather_rows(table, width, rows, n, out) {
+      const k = "rk_gather_rows";
+      size(k, "width", width);
+      size(k, "n", n);
+      const idx = ints(k, "rows", rows, n);
+      holdsOrNull(k, "out", out, n * width);
+      if (n > 0 && width > 0) {
+        if (table === null) fail(k, `table is null, but the kernel reads rows of it`);
+        const tableRows = Math.floor(table.byteLength / 4 / width);
+        for (let i = 0; i < n; i++) {
+          const r = idx[i];
+          if (!(r >= 0 && r < tableRows)) {
+            fail(k, `rows[${i}] is ${r}, outside the table's [0, ${tableRows})`);
+          }
+        }
+      }
+      raw.rk_gather_rows(table, width, rows, n, out);
+    },
+    rk_scatter_add_rows(grad, width, rows, n, numRows, out) {
+      const k = "rk_scatter_add_rows";
+      size(k, "width", width);
+      size(k, "n", n);
+      size(k, "numRows", numRows);
+      holdsOrNull(k, "grad", grad, n * width);
+      holdsOrNull(k, "rows", rows, n);
+      holdsOrNull(k, "out", out, numRows * width);
+      raw.rk_scatter_add_rows(grad, width, rows, n, numRows, out);
+    },
+  };
+}
+
+/** The name of recurrent mode code `mode`, for messages. */
+/** Opens the library, or says why it does not (a NotCapable is thrown, not returned). */
+async function open(path: string): Promise<RawKernels | string> {
+  const bad = await damaged(path);
+  if (bad) return bad;
+  try {
+    return Deno.dlopen(path, SYMBOLS).symbols;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
+    return (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  }
+}
+
+/**
+ * Builds (first time only) and loads the kernels, checked. A cached library that does not
+ * load (truncated, corrupt, missing a symbol) is deleted and built again, once; that needs
+ * --allow-run and --allow-write, as the first build does.
+ */
 export async function loadKernels(): Promise<
   { path: string; kernels: Kernels }
 > {
-  const path = await buildKernels();
-  return { path, kernels: Deno.dlopen(path, SYMBOLS).symbols };
+  let path = await buildKernels();
+  let raw = await open(path);
+  if (typeof raw === "string") {
+    path = await buildKernels({ rebuild: raw });
+    raw = await open(path);
+    if (typeof raw === "string") {
+      throw new Error(
+        `rnnkit: backend "native": its kernels (${path}) do not load even rebuilt: ${raw}`,
+      );
+    }
+  }
+  return { path, kernels: checkedKernels(raw) };
 }

@@ -44,11 +44,34 @@ export interface Blas {
   ): void;
 }
 
+/** The library files to try: RNNKIT_BLAS_LIB, else CANDIDATES. */
+function wantedPaths(): string[] {
+  const wanted = Deno.env.get("RNNKIT_BLAS_LIB");
+  return wanted ? [wanted] : CANDIDATES;
+}
+
+/**
+ * Which OpenBLAS would load, without keeping it open: `{ path }`, or `{ tried }` (the
+ * files tried) where none loads or has the symbols. Throws NotCapable without
+ * --allow-ffi or --allow-env.
+ */
+export function probeOpenBlas(): { path: string } | { tried: string[] } {
+  const tried = wantedPaths();
+  for (const path of tried) {
+    try {
+      Deno.dlopen(path, SYMBOLS).close();
+      return { path };
+    } catch (e) {
+      if (e instanceof Deno.errors.NotCapable) throw e;
+    }
+  }
+  return { tried };
+}
+
 /** Opens OpenBLAS, or throws an error that says what to install. */
 export function openBlas(): Blas {
-  const wanted = Deno.env.get("RNNKIT_BLAS_LIB");
   const errors: string[] = [];
-  for (const path of wanted ? [wanted] : CANDIDATES) {
+  for (const path of wantedPaths()) {
     try {
       const lib = Deno.dlopen(path, SYMBOLS).symbols;
       const threads = Number(Deno.env.get("RNNKIT_BLAS_THREADS") ?? 0);

@@ -29,6 +29,12 @@ export interface BackendEntry {
    * wherever Deno does. Default: nothing.
    */
   readonly needs?: string;
+  /**
+   * Says what of `needs` is not installed here, without creating the backend (undefined:
+   * all there). Where the dependencies are present the backend must load: a failure then
+   * is a bug, never a reason to skip it. Default: nothing is ever missing.
+   */
+  readonly missing?: () => Promise<string | undefined>;
   /** Creates it; throws, saying what is missing, where it cannot run. */
   readonly create: () => Promise<Backend>;
 }
@@ -52,6 +58,7 @@ export const BACKENDS: readonly BackendEntry[] = [
     runsIn: "deno",
     summary: "C kernels + OpenBLAS through FFI, the fastest on a CPU; needs OpenBLAS and cc",
     needs: "OpenBLAS and a C compiler (apt-get install -y libopenblas0-pthread gcc)",
+    missing: async () => (await import("@rnnkit/backend-native")).missingDependencies(),
     create: async () => (await import("@rnnkit/backend-native")).createBackend(),
   },
   {
@@ -59,6 +66,10 @@ export const BACKENDS: readonly BackendEntry[] = [
     runsIn: "deno",
     summary: "TensorFlow.js WebGPU through Deno's navigator.gpu; needs a WebGPU adapter",
     needs: "a WebGPU adapter (without a GPU: apt-get install -y mesa-vulkan-drivers)",
+    missing: async () => {
+      const adapter = await (await import("@rnnkit/backend-webgpu")).describeAdapter();
+      return adapter.startsWith("no ") ? adapter : undefined;
+    },
     create: async () => (await import("@rnnkit/backend-webgpu")).createBackend(),
   },
   {
@@ -66,6 +77,11 @@ export const BACKENDS: readonly BackendEntry[] = [
     runsIn: "browser",
     summary: "TensorFlow.js WebGL, in a browser page only (the CLI drives headless Chromium)",
     needs: "a browser; from Deno, Chromium (apt-get install -y chromium)",
+    missing: async () =>
+      "document" in globalThis ||
+        (await import("@rnnkit/backend-webgl/chromium")).chromiumPath() !== undefined
+        ? undefined
+        : "Chromium not found",
     create: async () => (await import("@rnnkit/backend-webgl")).createBackend(),
   },
 ];

@@ -15,7 +15,14 @@
  */
 export type { Backend, DType, RecurrentMode } from "./src/backend.ts";
 export { getBackend, keep, liveTensors, setBackend, tidy } from "./src/engine.ts";
-export { type BackwardFn, isGradEnabled, type Node, noGrad, Tensor } from "./src/tensor.ts";
+export {
+  type BackwardFn,
+  type BackwardOptions,
+  isGradEnabled,
+  type Node,
+  noGrad,
+  Tensor,
+} from "./src/tensor.ts";
 export * as ops from "./src/ops.ts";
 export { full, intTensor, type NestedArray, tensor, zeros } from "./src/ops.ts";
 export { globalRandom, manualSeed, Random } from "./src/random.ts";
@@ -72,13 +79,24 @@ export {
   type TrainingState,
 } from "./src/train/training_state.ts";
 export {
+  checkCheckpointTarget,
   type CheckpointOptions,
   readCheckpoint,
   saveCheckpoint,
   type SavedCheckpoint,
   trainingStatePath,
 } from "./src/train/checkpoint.ts";
-export { decodeModule, encodeModule, loadModule, saveModule } from "./src/io/module_io.ts";
+export {
+  checkOverwritable,
+  decodeModule,
+  encodeModule,
+  loadModule,
+  MAX_FILE_BYTES,
+  MODULE_FORMAT,
+  readRegularFile,
+  saveModule,
+} from "./src/io/module_io.ts";
+export { type FileLock, lockPath } from "./src/io/file_lock.ts";
 export { decodeSafetensors, encodeSafetensors, type HostTensor } from "./src/io/safetensors.ts";
 export { writeFileAtomic, writeFileAtomicSync } from "./src/io/atomic_write.ts";
 export {

@@ -5,6 +5,7 @@ import "./suite/optimizers.ts";
 import "./suite/seed_programs.ts";
 import "./suite/generation.ts";
 import "./suite/ops.ts";
+import "./suite/activations.ts";
 
 export { cases } from "./registry.ts";
 export { worst } from "./check.ts";

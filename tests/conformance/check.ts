@@ -31,7 +31,7 @@ export function tolerance(): Tolerance {
 }
 
 /** Largest absolute and relative deviation seen so far, for the run's summary. */
-export const worst = { abs: 0, rel: 0, where: "" };
+export const worst = { abs: 0, rel: 0, where: "", compared: 0 };
 
 export function assertClose(
   actual: ArrayLike<number>,
@@ -59,6 +59,7 @@ export function assertClose(
       );
     }
     const rel = abs / Math.max(Math.abs(e), 1e-6);
+    worst.compared++;
     if (abs > worst.abs) Object.assign(worst, { abs, where: what });
     if (Math.abs(e) > 1e-3 && rel > worst.rel) worst.rel = rel;
   }

@@ -251,8 +251,8 @@ Deno.test("--resume says so when the training state is from an earlier rnnkit", 
 Deno.test("a kill between the two writes of a save still resumes (torn save)", async () => {
   await withText(async (dir, text) => {
     const model = `${dir}/t.safetensors`;
-    const args = ["--text", text, ...TINY, "--save", model];
-    assert.equal((await train(...args, "--steps", "2")).code, 0);
+    const args = ["--text", text, ...TINY];
+    assert.equal((await train(...args, "--save", model, "--steps", "2")).code, 0);
     const older = await Deno.readFile(model);
     assert.equal((await train("--text", text, "--resume", model, "--steps", "4")).code, 0);
     // As if killed after the training state (step 4) was written but before the model was.

@@ -25,8 +25,10 @@ Deno.test("--seed 0 replays PyTorch's own seed-0 runs of the three programs", as
   // Our generator is torch's mt19937, so the initial weights are PyTorch's, bit for bit.
   for (const model of ["rnncell", "rnn", "embedding"]) {
     const r = await train("--model", model, "--seed", "0");
+    assert.equal(r.code, 0, r.stderr);
     const expected = seedPrograms.cases.find((c) => c.name === model)!;
     const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, expected.epochs, `${model}: one line per epoch`);
     lines.forEach((line, i) => {
       const [, predicted, loss] = line.match(/^Predicted: (\w+), .* loss = ([\d.]+)$/)!;
       assert.equal(predicted, expected.predictions[i], `${model} epoch ${i + 1}`);
@@ -93,7 +95,7 @@ Deno.test("--input/--target build the dictionary from both strings", async () =>
 
 Deno.test("user errors: a message, exit code 2, no stack trace", async () => {
   const cases: [string[], RegExp][] = [
-    [["--epochs", "-1"], /--epochs must be an integer >= 1, got "-1"/],
+    [["--epochs", "-1"], /--epochs must be a whole number >= 1 \(up to 2\^53 - 1\), got "-1"/],
     [["--lr", "abc"], /--lr must be a number > 0, got "abc"/],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
     [["--backend", "cuda"], /--backend must be one of auto, tfjs, wasm, native, webgpu, webgl/],

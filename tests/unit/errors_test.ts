@@ -129,3 +129,88 @@ Deno.test("ops report shapes that do not fit", () => {
   throwsWith(() => ops.reshape(zeros([2, 3]), [4, -1]), "cannot reshape [2, 3]");
   throwsWith(() => tensor([1, 2, 3], [2, 2]), "3 values do not fill shape [2, 2]");
 });
+
+Deno.test("6. loadStateDict is all-or-nothing: a disposed tensor changes nothing", async () => {
+  const lin = new Linear(2, 3);
+  const before = await lin.weight.data();
+  const bias = tensor([1, 2, 3]);
+  bias.dispose();
+  throwsWith(
+    () => lin.loadStateDict({ weight: tensor([[1, 2], [3, 4], [5, 6]]), bias }),
+    'Linear.loadStateDict: "bias" is a disposed tensor',
+  );
+  assert.deepEqual(await lin.weight.data(), before);
+  throwsWith(() => lin.loadStateDict(null as never), "expected a state dict", "got null");
+  throwsWith(
+    () =>
+      lin.loadStateDict({ weight: { shape: [3, 2], data: [1, 2, 3, 4, NaN, 6] }, bias: lin.bias! }),
+    '"weight" holds a non-finite value (NaN)',
+  );
+  lin.dispose();
+});
+
+Deno.test("7. a tensor from before setBackend, or after dispose(), is a clear error", async () => {
+  const { createBackend } = await import("@rnnkit/backend-wasm");
+  const { getBackend, setBackend } = await import("@rnnkit/core");
+  const tfjs = getBackend();
+  const t = tensor([1, 2]);
+  setBackend(await createBackend());
+  try {
+    throwsWith(() => ops.add(t, t), 'made on backend "tfjs" but the current backend is "wasm"');
+    assert.deepEqual([...await t.data()], [1, 2], "its values can still be read");
+  } finally {
+    setBackend(tfjs);
+  }
+  t.dispose();
+  await assert.rejects(() => t.data(), /tensor \[2\] used after dispose\(\)/);
+  throwsWith(() => ops.mul(t, t), "used after dispose()");
+});
+
+Deno.test("14. empty sequences and batches, int32 input, a second backward: clear errors", () => {
+  const rnn = new RNN(2, 3, { batchFirst: true });
+  throwsWith(() => rnn.forward(zeros([4, 0, 2])), "[4, 0, 2] has no time steps");
+  throwsWith(() => rnn.forward(zeros([0, 5, 2])), "[0, 5, 2] has an empty batch");
+  throwsWith(
+    () => rnn.forward(ops.reshape(intTensor([1, 2, 3, 4]), [1, 2, 2])),
+    "expected a float32 input, got int32",
+  );
+  throwsWith(() => new RNNCell(2, 3).forward(zeros([0, 2])), "is an empty batch");
+  const x = tensor([1, 2]);
+  x.requiresGrad = true;
+  const y = ops.sum(ops.mul(x, x));
+  y.backward(undefined, { retainGraph: true });
+  y.backward();
+  throwsWith(() => y.backward(), "backward() through the graph a second time", "retainGraph");
+  rnn.dispose();
+});
+
+Deno.test("2. generate refuses non-finite logits, as torch.multinomial does", async () => {
+  const { CharLM, generate } = await import("@rnnkit/core");
+  const lm = new CharLM({
+    vocabSize: 3,
+    cell: "gru",
+    embeddingSize: 2,
+    hiddenSize: 2,
+    numLayers: 1,
+  });
+  lm.fc.bias!.assign(tensor([0, Infinity, 0]));
+  for (const temperature of [1, 0]) {
+    await assert.rejects(
+      () => generate(lm, [0], 5, { temperature }),
+      /logits of generated character 1 hold (Infinity|NaN): the model's weights are not usable/,
+    );
+  }
+  lm.dispose();
+});
+
+Deno.test("15. safetensors: a number beyond 2^53 in a header is named, not rounded", async () => {
+  const { decodeSafetensors } = await import("@rnnkit/core");
+  const header = '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,18446744073709551615]}}';
+  const bytes = new Uint8Array(8 + header.length);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+  bytes.set(new TextEncoder().encode(header), 8);
+  throwsWith(
+    () => decodeSafetensors(bytes),
+    'tensor "a" data_offsets holds a number above 2^53 - 1',
+  );
+});

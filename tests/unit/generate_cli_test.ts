@@ -45,7 +45,7 @@ Deno.test("a truncated checkpoint fails with one clear line", async () => {
     const bytes = await Deno.readFile(new URL(`../../${GRU}`, import.meta.url));
     await Deno.writeFile(`${dir}/cut.safetensors`, bytes.subarray(0, bytes.length - 10));
     const r = await run("--checkpoint", `${dir}/cut.safetensors`, "--prompt", "hello");
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     // The backend's start-up line, then one line of error.
     const lines = r.stderr.trim().split("\n");
     assert.match(lines[0], /^rnnkit: backend /);

@@ -182,7 +182,10 @@ Deno.test("saveModule / loadModule: any Module's weights under PyTorch keys", as
     const file = decodeSafetensors(await Deno.readFile(`${dir}/w.safetensors`));
     assert.deepEqual(Object.keys(file.tensors), Object.keys(a.stateDict()));
     const b = new Regressor(new Random(4));
-    assert.deepEqual(await loadModule(`${dir}/w.safetensors`, b), { note: "x" });
+    assert.deepEqual(await loadModule(`${dir}/w.safetensors`, b), {
+      format: "rnnkit.module.v1",
+      note: "x",
+    });
     assert.deepEqual(
       await b.lstm.stateDict().weight_hh_l0.data(),
       await a.lstm.stateDict().weight_hh_l0.data(),
@@ -213,6 +216,7 @@ Deno.test("a checkpoint pair: torn saves resume, files of two runs do not", asyn
     });
     const model1 = await Deno.readFile(path);
     assert.deepEqual(decodeSafetensors(model1).metadata, {
+      format: "rnnkit.module.v1",
       kind: "regressor",
       step: "1",
       run_id: "a",

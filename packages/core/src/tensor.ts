@@ -8,7 +8,7 @@
  * have `requiresGrad`. Under `noGrad` (or when no input needs a gradient) nothing is
  * recorded, so inference pays nothing for autograd.
  */
-import type { DType, Handle } from "./backend.ts";
+import type { Backend, DType, Handle } from "./backend.ts";
 import { getBackend, keep, track, untrack } from "./engine.ts";
 
 /** Maps the gradients of a node's outputs to the gradients of its inputs. */
@@ -27,6 +27,17 @@ export interface Node {
   readonly outputs: readonly Tensor[];
   /** Maps the outputs' gradients to the inputs' (null: no gradient for that input). */
   readonly backward: BackwardFn;
+  /** Set once `backward()` has gone through this node without `retainGraph`. */
+  released?: boolean;
+}
+
+/** Options of `Tensor.backward`. */
+export interface BackwardOptions {
+  /**
+   * Keep the graph usable for another `backward()` through it (PyTorch's `retain_graph`).
+   * Default false: a second `backward()` through the same ops is an error, as in PyTorch.
+   */
+  retainGraph?: boolean;
 }
 
 let gradEnabled = true;
@@ -55,6 +66,8 @@ export function isGradEnabled(): boolean {
  */
 export class Tensor {
   #handle: Handle | null;
+  /** The backend that owns the handle: the current one when the tensor was made. */
+  readonly #backend: Backend;
   /** The size of every axis; [] for a scalar. */
   readonly shape: readonly number[];
   /** "float32" or "int32" (indices, class labels). */
@@ -80,14 +93,31 @@ export class Tensor {
     hostInts?: Int32Array,
   ) {
     this.#handle = handle;
+    this.#backend = getBackend();
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.hostInts = hostInts ?? null;
     track(this);
   }
 
-  /** The backend's storage; an error after `dispose()`. */
+  /**
+   * The backend's storage, for ops on the current backend: an error after `dispose()`, or
+   * when `setBackend` has switched to another backend since the tensor was made.
+   */
   get handle(): Handle {
+    const current = getBackend();
+    if (this.#backend !== current) {
+      throw new Error(
+        `rnnkit: tensor [${this.shape}] was made on backend "${this.#backend.name}" but the ` +
+          `current backend is "${current.name}": tensors cannot cross backends; read its ` +
+          "values with data() and make a new tensor after setBackend",
+      );
+    }
+    return this.#own();
+  }
+
+  /** The handle for this tensor's own backend (reading and freeing work after a switch). */
+  #own(): Handle {
     if (!this.#handle) throw new Error(`rnnkit: tensor [${this.shape}] used after dispose()`);
     return this.#handle;
   }
@@ -105,7 +135,7 @@ export class Tensor {
   /** Frees the backend storage. Safe to call twice. */
   dispose(): void {
     if (!this.#handle) return;
-    getBackend().dispose(this.#handle);
+    this.#backend.dispose(this.#handle);
     this.#handle = null;
     untrack(this);
   }
@@ -115,10 +145,16 @@ export class Tensor {
     if (src.shape.join() !== this.shape.join()) {
       throw new Error(`rnnkit: assign of shape [${src.shape}] into [${this.shape}]`);
     }
-    const h = src.handle;
+    if (src.#backend !== this.#backend) {
+      throw new Error(
+        `rnnkit: assign: the tensor is on backend "${this.#backend.name}", the value on ` +
+          `"${src.#backend.name}"`,
+      );
+    }
+    const h = src.#own();
     src.#handle = null;
     untrack(src);
-    if (this.#handle) getBackend().dispose(this.#handle);
+    if (this.#handle) this.#backend.dispose(this.#handle);
     this.#handle = h;
   }
 
@@ -148,7 +184,7 @@ export class Tensor {
 
   /** Values in row-major order. */
   async data(): Promise<Float32Array | Int32Array> {
-    return await getBackend().read(this.handle);
+    return await this.#backend.read(this.#own());
   }
 
   /** The single value of a one-element tensor. */
@@ -172,7 +208,7 @@ export class Tensor {
    * Back-propagates from this scalar (or from `grad`, of this tensor's shape) and
    * accumulates into `.grad` of every leaf with `requiresGrad`.
    */
-  backward(grad?: Tensor): void {
+  backward(grad?: Tensor, options: BackwardOptions = {}): void {
     if (!grad && this.size !== 1) {
       throw new Error(`rnnkit: backward() without a gradient needs a scalar, got [${this.shape}]`);
     }
@@ -180,6 +216,15 @@ export class Tensor {
     if (nodes.length === 0 && !this.requiresGrad) {
       throw new Error("rnnkit: backward() on a tensor that does not require grad");
     }
+    const used = nodes.find((n) => n.released);
+    if (used) {
+      throw new Error(
+        `rnnkit: backward() through the graph a second time (at op ${used.name}): the first ` +
+          "backward() released it; pass { retainGraph: true } to that first call to go " +
+          "through it again",
+      );
+    }
+    if (!options.retainGraph) { for (const node of nodes) node.released = true; }
     const grads = new Map<Tensor, Tensor>();
     grads.set(this, grad ?? new Tensor(getBackend().fill(this.shape, 1), this.shape));
     for (const node of nodes.reverse()) {

@@ -15,7 +15,7 @@
 import { type Cell, CharLM } from "../models/char_lm.ts";
 import { Random } from "../random.ts";
 import { decodeSafetensors } from "./safetensors.ts";
-import { encodeModule } from "./module_io.ts";
+import { checkOverwritable, encodeModule, readRegularFile } from "./module_io.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 
 /** The `format` a CharLM checkpoint declares in its metadata. */
@@ -170,14 +170,19 @@ function decode(bytes: Uint8Array, where: string, rng: Random) {
   return { model, vocab, metadata };
 }
 
-/** Writes the checkpoint atomically: a crash leaves the old file or the new one. */
+/**
+ * Writes the checkpoint atomically: a crash leaves the old file or the new one. An existing
+ * file at `path` that is not an rnnkit file is never overwritten.
+ */
 export async function saveCharLM(
   path: string,
   model: CharLM,
   vocab: string[],
   extraMetadata?: Record<string, string>,
 ): Promise<void> {
-  await writeFileAtomic(path, await encodeCharLM(model, vocab, extraMetadata));
+  const bytes = await encodeCharLM(model, vocab, extraMetadata);
+  await checkOverwritable(path);
+  await writeFileAtomic(path, bytes);
 }
 
 /** Reads and decodes a checkpoint file; errors name the file. */
@@ -188,9 +193,9 @@ export async function loadCharLM(
   const where = `checkpoint ${path}`;
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readRegularFile(path);
   } catch (e) {
-    fail(where, `cannot read it (${(e as Error).message})`);
+    fail(where, (e as Error).message.replace(/^rnnkit: .*?: /, ""));
   }
   return decode(bytes, where, rng);
 }

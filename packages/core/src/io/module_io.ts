@@ -28,21 +28,33 @@ export function checkFinite(t: HostTensor, what: string): void {
   }
 }
 
-/** `module`'s weights (and `metadata` strings) as safetensors bytes. */
+/** The `format` of a module's weights file unless its metadata names another. */
+export const MODULE_FORMAT = "rnnkit.module.v1";
+
+/**
+ * `module`'s weights as safetensors bytes; the metadata is `{ format: MODULE_FORMAT }`
+ * plus `metadata` (which may set another format).
+ */
 export async function encodeModule(
   module: Module,
   metadata: Record<string, string> = {},
 ): Promise<Uint8Array> {
-  return encodeSafetensors(await readWeights(module), metadata);
+  return encodeSafetensors(await readWeights(module), { format: MODULE_FORMAT, ...metadata });
 }
 
-/** Writes `module`'s weights to `path` atomically (a crash leaves the old file or the new). */
+/**
+ * Writes `module`'s weights to `path` atomically (a crash leaves the old file or the new),
+ * as `encodeModule` encodes them. An existing file at `path` that is not an rnnkit file is
+ * never overwritten.
+ */
 export async function saveModule(
   path: string,
   module: Module,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(await readWeights(module, path), metadata));
+  const weights = await readWeights(module, path);
+  await checkOverwritable(path);
+  await writeFileAtomic(path, encodeSafetensors(weights, { format: MODULE_FORMAT, ...metadata }));
 }
 
 /**
@@ -68,15 +80,95 @@ export function decodeModule(
 
 /** Reads `path` and loads it into `module` as `decodeModule` does; errors name the file. */
 export async function loadModule(path: string, module: Module): Promise<Record<string, string>> {
-  return decodeModule(await readFileNamed(path), module, path);
+  return decodeModule(await readRegularFile(path), module, path);
 }
 
-/** The bytes of `path`; a failure says which file and why. */
-export async function readFileNamed(path: string): Promise<Uint8Array> {
+/** The largest file rnnkit reads whole by default (4 GiB: about a billion float32 weights). */
+export const MAX_FILE_BYTES = 2 ** 32 - 1;
+
+/**
+ * The bytes of the regular file `path`: a directory, a device (`/dev/zero`) or a file over
+ * `maxBytes` (default MAX_FILE_BYTES) is refused before anything is read. Errors name the
+ * file and why.
+ */
+export async function readRegularFile(
+  path: string,
+  maxBytes: number = MAX_FILE_BYTES,
+): Promise<Uint8Array> {
+  let info: Deno.FileInfo;
   try {
-    return await Deno.readFile(path);
+    info = await Deno.stat(path);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
     throw new Error(`rnnkit: ${path}: cannot read it (${why})`);
+  }
+  if (!info.isFile) {
+    const kind = info.isDirectory ? "a directory" : "a device or special file";
+    throw new Error(`rnnkit: ${path}: cannot read it (${kind}, not a regular file)`);
+  }
+  if (info.size > maxBytes) {
+    throw new Error(
+      `rnnkit: ${path}: cannot read it (${info.size} bytes, more than the ${maxBytes} allowed)`,
+    );
+  }
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    throw new Error(`rnnkit: ${path}: cannot read it (${(e as Error).message})`);
+  }
+}
+
+/** Headers longer than this are not read to find a file's format (rnnkit's are KBs). */
+const MAX_HEADER_BYTES = 64 * 2 ** 20;
+
+/** The `format` in a safetensors file's metadata, reading its header only; or undefined. */
+async function formatOf(path: string): Promise<string | undefined> {
+  const file = await Deno.open(path);
+  try {
+    const read = async (n: number) => {
+      const buf = new Uint8Array(n);
+      for (let at = 0; at < n;) {
+        const got = await file.read(buf.subarray(at));
+        if (got === null) return null;
+        at += got;
+      }
+      return buf;
+    };
+    const prefix = await read(8);
+    const length = prefix && new DataView(prefix.buffer).getBigUint64(0, true);
+    if (!length || length > BigInt(MAX_HEADER_BYTES)) return undefined;
+    const header = await read(Number(length));
+    const format = header && JSON.parse(new TextDecoder().decode(header)).__metadata__?.format;
+    return typeof format === "string" ? format : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Throws unless `path` is absent or an rnnkit file (safetensors whose metadata `format`
+ * starts with "rnnkit."): rnnkit's writers never overwrite anything else, such as the text
+ * a model is trained on. The error names the path.
+ */
+export async function checkOverwritable(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new Error(`rnnkit: ${path}: cannot check it (${(e as Error).message})`);
+  }
+  const refuse = (what: string): never => {
+    throw new Error(`rnnkit: ${path} exists and is ${what}: not overwriting it`);
+  };
+  if (info.isDirectory) refuse("a directory");
+  if (!info.isFile) refuse("not a regular file");
+  const format = await formatOf(path);
+  if (!format?.startsWith("rnnkit.")) {
+    refuse(
+      `not an rnnkit file (${format ? `format "${format}"` : "not rnnkit's safetensors"})`,
+    );
   }
 }

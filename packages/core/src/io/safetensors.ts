@@ -100,6 +100,15 @@ export function decodeSafetensors(
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, PREFIX_BYTES)
     .getBigUint64(0, true);
   const available = bytes.length - PREFIX_BYTES;
+  // A file of another kind (text, say) spells a nonsense length in its first 8 bytes and
+  // has no JSON object after them: name it as such.
+  if (headerLength > BigInt(available) && available > 0 && bytes[PREFIX_BYTES] !== 0x7b) {
+    const start = new TextDecoder().decode(bytes.subarray(0, 16)).replace(/[^\x20-\x7e]/g, "?");
+    fail(
+      `not a safetensors file (it should start with an 8-byte header length and a JSON ` +
+        `object; it starts with ${JSON.stringify(start)})`,
+    );
+  }
   if (headerLength > BigInt(available)) {
     fail(`header length ${headerLength} is larger than the ${available} bytes that follow it`);
   }
@@ -184,6 +193,14 @@ function parseEntry(name: string, value: unknown, dataLength: number): Entry {
       `tensor "${name}" has unsupported dtype ${JSON.stringify(dtype)}; rnnkit reads F32 and ` +
         "I32 only: convert in PyTorch with .float() (or .int() for indices) before saving",
     );
+  }
+  for (const [what, list] of [["shape", shape], ["data_offsets", offsets]] as const) {
+    // Beyond 2^53 JSON numbers are rounded: say so rather than print a rounded value.
+    if (
+      Array.isArray(list) && list.some((v) => typeof v === "number" && v > Number.MAX_SAFE_INTEGER)
+    ) {
+      fail(`tensor "${name}" ${what} holds a number above 2^53 - 1, too large to read exactly`);
+    }
   }
   if (!Array.isArray(shape) || !shape.every(isIndex)) {
     fail(

@@ -17,9 +17,17 @@ export interface GenerateOptions {
   topK?: number;
   /** Generator of the samples (unused when greedy). Default: the global generator. */
   rng?: Random;
+  /**
+   * Called with each generated index as soon as it is chosen (to stream the text); may
+   * return a Promise, which is awaited. Default: none.
+   */
+  onToken?: (index: number) => void | Promise<void>;
 }
 
-/** Returns the `length` generated indices (the prompt not included). */
+/**
+ * Returns the `length` generated indices (the prompt not included). Logits that are not all
+ * finite (a diverged model) are an error, as `torch.multinomial` raises on them.
+ */
 export async function generate(
   model: CharLM,
   promptIndices: number[],
@@ -70,8 +78,16 @@ export async function generate(
       } finally {
         last.dispose();
       }
+      const bad = logits.find((v) => !Number.isFinite(v));
+      if (bad !== undefined) {
+        throw new Error(
+          `rnnkit: generate: the logits of generated character ${out.length + 1} hold ${bad}: ` +
+            "the model's weights are not usable (did training diverge?)",
+        );
+      }
       const index = temperature === 0 ? argmax(logits) : sample(logits, temperature, topK, rng);
       out.push(index);
+      await options.onToken?.(index);
       input = [index];
     }
     return out;

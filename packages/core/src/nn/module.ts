@@ -81,13 +81,18 @@ export abstract class Module {
 
   /** Every reason `loadStateDict(state)` would refuse `state`; empty when it would load it. */
   stateDictProblems(state: Record<string, TensorLike>): string[] {
+    if (typeof state !== "object" || state === null || Array.isArray(state)) {
+      return [`expected a state dict (tensors by key), got ${JSON.stringify(state)}`];
+    }
     const params = new Map(this.namedParameters());
     const problems: string[] = [];
     for (const key of params.keys()) if (!(key in state)) problems.push(`missing key "${key}"`);
     for (const [key, value] of Object.entries(state)) {
       const p = params.get(key);
       if (!p) problems.push(`unexpected key "${key}"`);
-      else if (value.shape.join() !== p.shape.join()) {
+      else if (typeof value !== "object" || value === null || !Array.isArray(value.shape)) {
+        problems.push(`"${key}" is not a tensor or { shape, data }`);
+      } else if (value.shape.join() !== p.shape.join()) {
         problems.push(`"${key}" has shape [${value.shape}], expected [${p.shape}]`);
       } else if (value instanceof Tensor) {
         if (value.disposed) problems.push(`"${key}" is a disposed tensor`);

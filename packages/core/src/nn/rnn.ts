@@ -141,7 +141,25 @@ export abstract class RNNBase extends Module {
           `${this.inputSize}, got [${input.shape.join(", ")}]`,
       );
     }
+    if (input.dtype !== "float32") {
+      throw new Error(
+        `rnnkit: ${this.#describe()}: expected a float32 input, got ${input.dtype} ` +
+          "(for token indices, put an Embedding first)",
+      );
+    }
     const batched = rank === 3;
+    const [seqLen, batchSize] = !batched
+      ? [input.shape[0], 1]
+      : this.batchFirst
+      ? [input.shape[1], input.shape[0]]
+      : [input.shape[0], input.shape[1]];
+    if (seqLen === 0 || batchSize === 0) {
+      throw new Error(
+        `rnnkit: ${this.#describe()}: input [${input.shape.join(", ")}] has ` +
+          `${seqLen === 0 ? "no time steps" : "an empty batch"}; sequences need at least one ` +
+          "step and batches one sequence",
+      );
+    }
     let x = !batched
       ? reshape(input, [input.shape[0], 1, this.inputSize])
       : this.batchFirst

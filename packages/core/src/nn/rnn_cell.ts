@@ -69,7 +69,13 @@ export abstract class RNNCellBase extends Module {
           `got [${input.shape.join(", ")}]`,
       );
     }
+    if (input.dtype !== "float32") {
+      throw new Error(`rnnkit: ${name}: expected a float32 input, got ${input.dtype}`);
+    }
     const batch = rank === 2 ? input.shape[0] : 1;
+    if (batch === 0) {
+      throw new Error(`rnnkit: ${name}: input [0, ${this.inputSize}] is an empty batch`);
+    }
     const stateShape = rank === 2 ? [batch, this.hiddenSize] : [this.hiddenSize];
     const prepare = (s: Tensor | undefined, what: string) => {
       if (s && s.shape.join() !== stateShape.join()) {

@@ -176,8 +176,11 @@ export abstract class Optimizer {
    * by `loadStateDict` itself.
    */
   stateDictProblems(dict: OptimizerStateDict): string[] {
+    if (typeof dict !== "object" || dict === null) {
+      return [`expected { state, param_groups }, got ${JSON.stringify(dict)}`];
+    }
     const problems: string[] = [];
-    const groups = dict?.param_groups;
+    const groups = dict.param_groups;
     if (!Array.isArray(groups) || groups.length !== 1) {
       return [`expected param_groups to be a list of one group, got ${JSON.stringify(groups)}`];
     }

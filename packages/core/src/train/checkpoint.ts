@@ -7,7 +7,7 @@
  * older than its state) is told apart from files of two different runs.
  */
 import { writeFileAtomic } from "../io/atomic_write.ts";
-import { readFileNamed } from "../io/module_io.ts";
+import { checkOverwritable, MODULE_FORMAT, readRegularFile } from "../io/module_io.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "../io/safetensors.ts";
 import {
   decodeTrainingState,
@@ -43,9 +43,31 @@ export function trainingStatePath(modelPath: string): string {
 }
 
 /**
+ * Checks, before any training, that `saveCheckpoint(path)` will be able to write: the
+ * directory exists and takes a new file (one is created there and removed), and neither
+ * `path` nor its training state's path is anything but an rnnkit file (see
+ * `saveModule`). Throws, naming the path and the problem.
+ */
+export async function checkCheckpointTarget(path: string): Promise<void> {
+  const dir = path.slice(0, Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1) || "./";
+  const info = await Deno.stat(dir).catch(() => null);
+  if (!info?.isDirectory) throw new Error(`rnnkit: ${path}: there is no directory ${dir}`);
+  for (const p of [path, trainingStatePath(path)]) await checkOverwritable(p);
+  const probe = `${dir}.rnnkit-write-test.${Deno.pid}.${crypto.randomUUID()}`;
+  try {
+    (await Deno.open(probe, { write: true, createNew: true })).close();
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new Error(`rnnkit: ${path}: cannot write in ${dir} (${(e as Error).message})`);
+  }
+}
+
+/**
  * Saves the training state to `trainingStatePath(path)`, then the model's weights to
- * `path`, each atomically; every tensor is read back once, and a non-finite value is an
- * error before anything is written.
+ * `path` (metadata: format "rnnkit.module.v1" unless `modelMetadata` names one, the step
+ * and the run id), each atomically. Every tensor is read back once; a non-finite value, or
+ * an existing file that is not an rnnkit file at either path, is an error before anything
+ * is written.
  */
 export async function saveCheckpoint(
   path: string,
@@ -61,10 +83,16 @@ export async function saveCheckpoint(
     if (key.startsWith("model.")) weights[key.slice("model.".length)] = t;
   }
   const ids: Record<string, string> = state.runId === undefined ? {} : { run_id: state.runId };
+  for (const p of [path, trainingStatePath(path)]) await checkOverwritable(p);
   await writeFileAtomic(trainingStatePath(path), encodeSafetensors(host.tensors, host.metadata));
   await writeFileAtomic(
     path,
-    encodeSafetensors(weights, { ...meta, step: host.metadata.step, ...ids }),
+    encodeSafetensors(weights, {
+      format: MODULE_FORMAT,
+      ...meta,
+      step: host.metadata.step,
+      ...ids,
+    }),
   );
 }
 
@@ -76,7 +104,7 @@ export async function readCheckpoint(path: string): Promise<SavedCheckpoint> {
   const statePath = trainingStatePath(path);
   let bytes: Uint8Array;
   try {
-    bytes = await readFileNamed(statePath);
+    bytes = await readRegularFile(statePath);
   } catch (e) {
     throw new Error(
       `${(e as Error).message}; resuming needs both files of a checkpoint (the model ${path} ` +
@@ -84,11 +112,14 @@ export async function readCheckpoint(path: string): Promise<SavedCheckpoint> {
     );
   }
   const state = await decodeTrainingState(bytes, statePath);
+  if (!(await Deno.lstat(path).then(() => true, () => false))) {
+    return { state, modelFile: "missing" };
+  }
+  const modelBytes = await readRegularFile(path);
   let model: Record<string, string>;
   try {
-    model = decodeSafetensors(await Deno.readFile(path)).metadata;
+    model = decodeSafetensors(modelBytes).metadata;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { state, modelFile: "missing" };
     throw new Error(`rnnkit: ${path}: ${(e as Error).message.replace(/^rnnkit: /, "")}`);
   }
   const step = Number(model.step);

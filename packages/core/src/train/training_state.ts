@@ -15,7 +15,7 @@ import type { Optimizer, OptimizerStateDict } from "../optim/optimizer.ts";
 import { Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
-import { checkFinite, readFileNamed, readWeights } from "../io/module_io.ts";
+import { checkFinite, checkOverwritable, readRegularFile, readWeights } from "../io/module_io.ts";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "../io/safetensors.ts";
 
 /** The `format` a training state file declares. */
@@ -157,14 +157,19 @@ export async function encodeTrainingState(state: TrainingState): Promise<Uint8Ar
   return encodeSafetensors(tensors, metadata);
 }
 
-/** Writes the training state to `path` atomically (a crash leaves the old file or the new). */
+/**
+ * Writes the training state to `path` atomically (a crash leaves the old file or the new).
+ * An existing file at `path` that is not an rnnkit file is never overwritten.
+ */
 export async function saveTrainingState(path: string, state: TrainingState): Promise<void> {
-  await writeFileAtomic(path, await encodeTrainingState(state));
+  const bytes = await encodeTrainingState(state);
+  await checkOverwritable(path);
+  await writeFileAtomic(path, bytes);
 }
 
 /** Reads and checks a training state file; `restore` then applies it. Errors name the file. */
 export async function readTrainingState(path: string): Promise<SavedTrainingState> {
-  return await decodeTrainingState(await readFileNamed(path), path);
+  return await decodeTrainingState(await readRegularFile(path), path);
 }
 
 /**
