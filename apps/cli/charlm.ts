@@ -12,7 +12,6 @@ import {
   type Cell,
   CharCorpus,
   CharLM,
-  type CharLMConfig,
   charLMMetadata,
   checkCheckpointTarget,
   evaluate,
@@ -339,7 +338,6 @@ async function trainOnText(setup: Setup): Promise<void> {
     dropout: config.dropout,
     rng,
   };
-  const params = parameterCount(modelConfig);
   let model: CharLM;
   try {
     // Built from `rng` even on resume, so that dropout and batches draw from the restored stream.
@@ -348,16 +346,16 @@ async function trainOnText(setup: Setup): Promise<void> {
     if (!(e instanceof RangeError)) throw e;
     throw new UsageError(
       `--hidden-size ${config.hiddenSize}, --embedding-size ${config.embeddingSize}, ` +
-        `--num-layers ${config.numLayers}: the model has ${params.toExponential(2)} parameters; ` +
-        `training needs about ${bytes(16 * params)} for its weights, gradients and Adam's ` +
-        `moments, more than can be allocated here (${e.message})`,
+        `--num-layers ${config.numLayers}: the model does not fit in memory: ` +
+        e.message.replace(/^rnnkit: /, ""),
     );
   }
   const optimizer = new Adam(model.parameters(), { lr: config.lr });
   console.error(
     `rnnkit: model ${config.cell.toUpperCase()} char LM: embedding ${config.embeddingSize}, ` +
       `hidden ${config.hiddenSize} x ${config.numLayers} layer${config.numLayers > 1 ? "s" : ""}` +
-      `, vocabulary ${corpus.vocab.length}, ${params.toLocaleString("en-US")} parameters`,
+      `, vocabulary ${corpus.vocab.length}, ` +
+      `${model.parameters().reduce((n, p) => n + p.size, 0).toLocaleString("en-US")} parameters`,
   );
   const run: Run = {
     config,
@@ -406,23 +404,6 @@ async function trainOnText(setup: Setup): Promise<void> {
   } finally {
     run.parallel?.close();
   }
-}
-
-/** Parameters of a CharLM of these sizes (computed, not allocated). */
-function parameterCount(c: CharLMConfig): number {
-  const gates = { rnn: 1, lstm: 4, gru: 3 }[c.cell] * c.hiddenSize;
-  let n = c.vocabSize * c.embeddingSize + c.hiddenSize * c.vocabSize + c.vocabSize;
-  for (let l = 0; l < c.numLayers; l++) {
-    n += gates * ((l === 0 ? c.embeddingSize : c.hiddenSize) + c.hiddenSize + 2);
-  }
-  return n;
-}
-
-/** Bytes in binary units, e.g. "3.2 GiB". */
-function bytes(n: number): string {
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-  const i = Math.min(units.length - 1, Math.floor(Math.log2(Math.max(n, 1)) / 10));
-  return `${(n / 2 ** (10 * i)).toPrecision(3)} ${units[i]}`;
 }
 
 /** The run's own metadata in its training state (core keeps the rest). */

@@ -255,7 +255,7 @@ Deno.test("8-13, 17: bad numbers and resumes are refused before training, saying
       ],
       [
         ["--text", text, "--hidden-size", "1000000000"],
-        /--hidden-size 1000000000, .*: the model has [\d.]+e\+\d+ parameters; training needs about .* more than can be allocated/,
+        /--hidden-size 1000000000, .*: the model does not fit in memory: cannot allocate [\d.]+e\+\d+ float32 values \([\d,]+ GiB\)/,
       ],
       [
         ["--text", `${dir}/other.txt`, "--resume", model, "--steps", "9"],

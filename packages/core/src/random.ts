@@ -73,7 +73,7 @@ export class Random {
     // computes `x * (to - from) + from` in float, contracted to one fma by the AVX2 build.
     const from = Math.fround(low);
     const range = Math.fround(Math.fround(high) - from);
-    const out = new Float32Array(n);
+    const out = allocate(n);
     for (let i = 0; i < n; i++) out[i] = fmaf(this.#uniform24(), range, from);
     return out;
   }
@@ -83,7 +83,7 @@ export class Random {
    * `torch.empty(n).normal_(mean, std)`.
    */
   normal(n: number, mean = 0, std = 1): Float32Array {
-    const out = new Float32Array(n);
+    const out = allocate(n);
     if (n >= 16) {
       this.#normalFill(out, Math.fround(mean), Math.fround(std));
     } else {
@@ -177,6 +177,22 @@ function boxMuller16(data: Float32Array, at: number, mean: number, std: number):
 }
 
 // ---- float32 helpers -------------------------------------------------------------------------
+
+/** `n` float32 values, or an error that says how much memory they would take. */
+function allocate(n: number): Float32Array {
+  try {
+    return new Float32Array(n);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    const gib = (4 * n) / 2 ** 30;
+    throw new RangeError(
+      `rnnkit: cannot allocate ${n.toExponential(2)} float32 values ` +
+        `(${
+          gib < 1 ? gib.toPrecision(2) : Math.round(gib).toLocaleString("en-US")
+        } GiB): ${e.message}`,
+    );
+  }
+}
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
