@@ -133,7 +133,11 @@ await check("lint", ["lint"]);
 await check("format", ["fmt", "--check"]);
 await check("docs: deno doc --lint on every entry point", ["doc", "--lint", ...entryPoints()]);
 await check("publish: deno publish --dry-run", ["publish", "--dry-run", "--allow-dirty"]);
-await denoTest("unit tests", ["tests/unit/", "packages/backend-webgl/"]);
+await denoTest("unit tests", [
+  "tests/unit/",
+  "packages/backend-webgl/",
+  "packages/backend-native/",
+]);
 // Each example is an app of its own (its deno.json links the packages, as the README says).
 for (
   const { name } of [...Deno.readDirSync(`${root}examples`)].sort((a, b) =>

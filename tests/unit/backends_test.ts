@@ -5,10 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { BACKEND_NAMES, BACKENDS, isBackendName, loadBackend } from "@rnnkit/backends";
-
-const root = new URL("../..", import.meta.url).pathname;
-const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
-const { denoDir } = JSON.parse(new TextDecoder().decode(info.stdout));
+import { runScript } from "./run_cli.ts";
 
 /** What native's `missing()` says and whether it loads, with this environment, fresh cache. */
 async function native(env: Record<string, string>) {
@@ -18,17 +15,8 @@ async function native(env: Record<string, string>) {
       const missing = await BACKENDS.find((b) => b.name === "native").missing();
       const loads = await loadBackend("native").then(() => "loads", (e) => e.message);
       console.log(JSON.stringify({ missing, loads }));`;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "-"],
-      cwd: root,
-      env: { NO_COLOR: "1", XDG_CACHE_HOME: cache, DENO_DIR: denoDir, ...env },
-      stdin: "piped",
-      stdout: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(script));
-    await w.close();
-    return JSON.parse(new TextDecoder().decode((await child.output()).stdout));
+    const r = await runScript(script, ["-A"], { XDG_CACHE_HOME: cache, ...env });
+    return JSON.parse(r.stdout);
   } finally {
     await Deno.remove(cache, { recursive: true });
   }

@@ -13,23 +13,11 @@ import {
   StreamBatcher,
 } from "@rnnkit/core";
 import { loadBackend } from "@rnnkit/backends";
-import { runCli } from "./run_cli.ts";
+import { runCli, sampleText, TINY } from "./run_cli.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
 const train = (...args: string[]) => runCli("train.ts", ...args);
-
-/** A few KB of word salad, the same every time. */
-function sampleText(): string {
-  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "its", "home"];
-  let x = 12345;
-  const out: string[] = [];
-  for (let i = 0; i < 800; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out.push(words[x % words.length] + (i % 9 === 8 ? ".\n" : " "));
-  }
-  return out.join("");
-}
 
 async function withText(fn: (dir: string, text: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rnnkit_charlm_" });
@@ -41,15 +29,8 @@ async function withText(fn: (dir: string, text: string) => Promise<void>): Promi
   }
 }
 
-const TINY = [
-  "--hidden-size",
-  "16",
-  "--embedding-size",
-  "8",
-  "--seq-len",
-  "16",
-  "--batch-size",
-  "8",
+const TINY_FAST = [
+  ...TINY,
   "--lr",
   "0.01",
   "--eval-interval",
@@ -135,7 +116,7 @@ Deno.test("train --text learns and writes the model, its training state and the 
     const r = await train(
       "--text",
       text,
-      ...TINY,
+      ...TINY_FAST,
       "--steps",
       "20",
       "--save",
@@ -169,7 +150,7 @@ Deno.test("train --text learns and writes the model, its training state and the 
 
 Deno.test("train --text without --save writes no file", async () => {
   await withText(async (dir, text) => {
-    const r = await train("--text", text, ...TINY, "--steps", "3");
+    const r = await train("--text", text, ...TINY_FAST, "--steps", "3");
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["text.txt"]);
   });
@@ -178,7 +159,7 @@ Deno.test("train --text without --save writes no file", async () => {
 for (const extra of [[], ["--dropout", "0.2"], ["--dropout", "0.2", "--batching", "stream"]]) {
   Deno.test(`--resume gives the uninterrupted run's weights and losses (${extra.join(" ")})`, async () => {
     await withText(async (dir, text) => {
-      const args = ["--text", text, ...TINY, ...extra];
+      const args = ["--text", text, ...TINY_FAST, ...extra];
       const full = await train(...args, "--steps", "20", "--save", `${dir}/full.safetensors`);
       assert.equal(full.code, 0, full.stderr);
       const half = await train(...args, "--steps", "10", "--save", `${dir}/half.safetensors`);
@@ -208,7 +189,7 @@ for (const extra of [[], ["--dropout", "0.2"], ["--dropout", "0.2", "--batching"
 
 Deno.test("--resume refuses a model without its matching training state", async () => {
   await withText(async (dir, text) => {
-    const args = ["--text", text, ...TINY, "--steps", "5"];
+    const args = ["--text", text, ...TINY_FAST, "--steps", "5"];
     assert.equal((await train(...args, "--save", `${dir}/a.safetensors`)).code, 0);
     assert.equal((await train(...args, "--seed", "2", "--save", `${dir}/b.safetensors`)).code, 0);
     await Deno.rename(`${dir}/b.optim.safetensors`, `${dir}/a.optim.safetensors`);
@@ -238,7 +219,10 @@ Deno.test("--resume refuses a model without its matching training state", async 
 Deno.test("--resume says so when the training state is from an earlier rnnkit", async () => {
   await withText(async (dir, text) => {
     const model = `${dir}/old.safetensors`;
-    assert.equal((await train("--text", text, ...TINY, "--steps", "2", "--save", model)).code, 0);
+    assert.equal(
+      (await train("--text", text, ...TINY_FAST, "--steps", "2", "--save", model)).code,
+      0,
+    );
     const old = encodeSafetensors({}, { format: "rnnkit.charlm.train.v2", step: "2" });
     await Deno.writeFile(`${dir}/old.optim.safetensors`, old);
     const r = await train("--text", text, "--resume", model);
@@ -251,7 +235,7 @@ Deno.test("--resume says so when the training state is from an earlier rnnkit", 
 Deno.test("a kill between the two writes of a save still resumes (torn save)", async () => {
   await withText(async (dir, text) => {
     const model = `${dir}/t.safetensors`;
-    const args = ["--text", text, ...TINY];
+    const args = ["--text", text, ...TINY_FAST];
     assert.equal((await train(...args, "--save", model, "--steps", "2")).code, 0);
     const older = await Deno.readFile(model);
     assert.equal((await train("--text", text, "--resume", model, "--steps", "4")).code, 0);
@@ -268,7 +252,7 @@ Deno.test("a kill between the two writes of a save still resumes (torn save)", a
 Deno.test("a kill at any moment leaves a loadable model and a resumable run", async () => {
   await withText(async (dir, text) => {
     const model = `${dir}/k.safetensors`;
-    const args = ["--text", text, ...TINY, "--save-interval", "1", "--save", model];
+    const args = ["--text", text, ...TINY_FAST, "--save-interval", "1", "--save", model];
     assert.equal((await train(...args, "--steps", "2")).code, 0);
     for (const delayMs of [300, 600, 900, 1200, 1500]) {
       const child = new Deno.Command(Deno.execPath(), {
@@ -301,7 +285,17 @@ Deno.test("a kill at any moment leaves a loadable model and a resumable run", as
 
 Deno.test("--workers 2 computes the same training run (data parallel)", async () => {
   await withText(async (_dir, text) => {
-    const args = ["--text", text, ...TINY, "--steps", "12", "--dropout", "0", "--backend", "wasm"];
+    const args = [
+      "--text",
+      text,
+      ...TINY_FAST,
+      "--steps",
+      "12",
+      "--dropout",
+      "0",
+      "--backend",
+      "wasm",
+    ];
     const numbers = (out: string) => out.match(/-?\d+\.\d+/g)!.slice(0, 2).map(Number);
     const one = await train(...args);
     const two = await train(...args, "--workers", "2");
@@ -320,7 +314,7 @@ Deno.test({
   ignore: !(await loadBackend("native").then(() => true, () => false)),
   fn: () =>
     withText(async (_dir, text) => {
-      const args = ["--text", text, ...TINY, "--steps", "12", "--dropout", "0"];
+      const args = ["--text", text, ...TINY_FAST, "--steps", "12", "--dropout", "0"];
       const numbers = (out: string) => out.match(/-?\d+\.\d+/g)!.slice(0, 2).map(Number);
       const wasm = await train(...args, "--backend", "wasm");
       const native = await train(...args, "--backend", "native");

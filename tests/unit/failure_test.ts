@@ -5,35 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from "@rnnkit/core";
-import { runCli, runCliWith } from "./run_cli.ts";
+import { runCli, runCliWith, sampleText, TINY } from "./run_cli.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const train = (...args: string[]) => runCli("train.ts", ...args);
-const TINY = [
-  "--hidden-size",
-  "16",
-  "--embedding-size",
-  "8",
-  "--seq-len",
-  "16",
-  "--batch-size",
-  "8",
-];
-
-/** A few KB of word salad. */
-function sampleText(seed = 7): string {
-  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "its", "home"];
-  let x = seed;
-  return Array.from({ length: 700 }, (_, i) => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return words[x % words.length] + (i % 9 === 8 ? ".\n" : " ");
-  }).join("");
-}
 
 async function withDir(fn: (dir: string, text: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "rnnkit_failure_" });
   try {
-    await Deno.writeTextFile(`${dir}/text.txt`, sampleText());
+    await Deno.writeTextFile(`${dir}/text.txt`, sampleText(7, 700));
     await fn(dir, `${dir}/text.txt`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -242,7 +222,7 @@ Deno.test("8-13, 17: bad numbers and resumes are refused before training, saying
     await Deno.writeTextFile(`${dir}/one.txt`, "a");
     const model = `${dir}/m.safetensors`;
     assert.equal((await train("--text", text, ...TINY, "--steps", "3", "--save", model)).code, 0);
-    await Deno.writeTextFile(`${dir}/other.txt`, sampleText(8));
+    await Deno.writeTextFile(`${dir}/other.txt`, sampleText(8, 700));
     const cases: [string[], RegExp][] = [
       [
         ["--text", text, "--workers", "3", "--batch-size", "2"],

@@ -5,32 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { loadBackend } from "@rnnkit/backends";
+import { runScript } from "./run_cli.ts";
 
-const root = new URL("../..", import.meta.url).pathname;
 const script =
   'import { createBackend } from "@rnnkit/backend-native"; const b = await createBackend(); console.log(b.name);';
 const ALWAYS = ["--allow-ffi", "--allow-read", "--allow-env"];
-// Deno's own cache also defaults to $XDG_CACHE_HOME; keep it where it is.
-const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
-const { denoDir } = JSON.parse(new TextDecoder().decode(info.stdout));
-
-/** Runs the script with these permissions; from stdin, so the workspace's imports apply. */
-async function load(cache: string, ...permissions: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...permissions, "-"],
-    cwd: root,
-    env: { NO_COLOR: "1", XDG_CACHE_HOME: cache, DENO_DIR: denoDir },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdin = child.stdin.getWriter();
-  await stdin.write(new TextEncoder().encode(script));
-  await stdin.close();
-  const out = await child.output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
+/** Loads the backend in a fresh `deno run` with these permissions and build cache. */
+const load = (cache: string, ...permissions: string[]) =>
+  runScript(script, permissions, { XDG_CACHE_HOME: cache });
 
 Deno.test({
   name: "native: built once with --allow-run, then loads with --allow-ffi --allow-read --allow-env",

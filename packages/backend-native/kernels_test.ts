@@ -1,5 +1,6 @@
 /**
- * The native backend's safety nets: the checks in front of every C kernel (kernels.ts),
+ * The native backend's safety nets (a test of this package's internals, so it lives here and
+ * is not published): the checks in front of every C kernel (kernels.ts),
  * its build cache (a corrupt library is rebuilt; the source can come over http) and
  * `missingDependencies()`. The checks are tested on stand-in kernels that fail the test if
  * they are ever reached, so they run everywhere; what needs OpenBLAS and a C compiler is
@@ -7,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import type { Handle, RecurrentArgs } from "@rnnkit/core/backend";
-import { createBackend, missingDependencies } from "@rnnkit/backend-native";
+import { createBackend, missingDependencies } from "./mod.ts";
+import { runScript } from "../../tests/unit/run_cli.ts";
 import {
   checkedKernels,
   type Kernels,
@@ -15,8 +17,8 @@ import {
   MAX_RANK,
   MODE,
   type RawKernels,
-} from "../../packages/backend-native/kernels.ts";
-import { cachedKernels, readSource } from "../../packages/backend-native/build.ts";
+} from "./kernels.ts";
+import { cachedKernels, readSource } from "./build.ts";
 
 const haveNative = (await missingDependencies()) === undefined;
 
@@ -330,29 +332,13 @@ Deno.test({
   }
 });
 
-const root = new URL("../..", import.meta.url).pathname;
-const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
-const { denoDir } = JSON.parse(new TextDecoder().decode(info.stdout));
-
 /** Loads the backend in a fresh `deno run` with these permissions and build cache. */
-async function load(cache: string, ...permissions: string[]) {
-  const script =
-    'import { createBackend } from "@rnnkit/backend-native"; const b = await createBackend(); console.log(b.description);';
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...permissions, "-"],
-    cwd: root,
-    env: { NO_COLOR: "1", XDG_CACHE_HOME: cache, DENO_DIR: denoDir },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdin = child.stdin.getWriter();
-  await stdin.write(new TextEncoder().encode(script));
-  await stdin.close();
-  const out = await child.output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
+const load = (cache: string, ...permissions: string[]) =>
+  runScript(
+    'import { createBackend } from "@rnnkit/backend-native"; const b = await createBackend(); console.log(b.description);',
+    permissions,
+    { XDG_CACHE_HOME: cache },
+  );
 
 Deno.test({
   name: "native: a corrupt or truncated cached library is deleted and built again, once",
