@@ -30,6 +30,8 @@ export { Module, type TensorLike } from "./src/nn/module.ts";
 export { Linear, type LinearOptions } from "./src/nn/linear.ts";
 export { Embedding, type EmbeddingOptions } from "./src/nn/embedding.ts";
 export { Dropout } from "./src/nn/dropout.ts";
+export { ModuleDict, ModuleList, Sequential, type TensorModule } from "./src/nn/containers.ts";
+export { ReLU, Sigmoid, Tanh } from "./src/nn/activation.ts";
 export { GRU, LSTM, RNN, RNNBase, type RNNBaseOptions, type RNNOptions } from "./src/nn/rnn.ts";
 export {
   GRUCell,

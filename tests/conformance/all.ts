@@ -1,5 +1,6 @@
 /** Every conformance suite file; importing this fills the case registry. */
 import "./suite/modules.ts";
+import "./suite/containers.ts";
 import "./suite/losses.ts";
 import "./suite/optimizers.ts";
 import "./suite/seed_programs.ts";

@@ -32,8 +32,16 @@ export abstract class Module {
     return p;
   }
 
-  /** Registers a submodule, whose parameters get the prefix `name.`; returns `module`. */
+  /**
+   * Registers a submodule, whose parameters get the prefix `name.`; returns `module`.
+   * Registering a name again replaces that submodule in place (its order is kept).
+   */
   protected registerModule<M extends Module>(name: string, module: M): M {
+    if (name === "" || name.includes(".")) {
+      throw new Error(
+        `rnnkit: ${this.constructor.name}: a module name cannot be empty or contain ".", got "${name}"`,
+      );
+    }
     this.#children.set(name, module);
     return module;
   }
@@ -52,6 +60,35 @@ export abstract class Module {
   /** The parameters of this module and its submodules, in registration order. */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** The number of parameter values (PyTorch: `sum(p.numel() for p in m.parameters())`). */
+  parameterCount(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+
+  /** [name, module] of the direct submodules, in registration order. */
+  namedChildren(): [string, Module][] {
+    return [...this.#children];
+  }
+
+  /**
+   * This module (named `prefix`, default "") and every module below it, with dotted names,
+   * parents before children (PyTorch's `named_modules`).
+   */
+  namedModules(prefix = ""): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [name, m] of this.#children) {
+      out.push(...m.namedModules(prefix ? `${prefix}.${name}` : name));
+    }
+    return out;
+  }
+
+  /** Calls `fn` on every submodule, children first, then on this module (PyTorch's `apply`). */
+  apply(fn: (module: Module) => void): this {
+    for (const m of this.#children.values()) m.apply(fn);
+    fn(this);
+    return this;
   }
 
   /** The parameters by PyTorch key (the tensors themselves, not copies). */
