@@ -4,21 +4,29 @@
   rnnkit and Hugging Face's `safetensors` write it.
 - load_training_state / save_training_state: rnnkit's training state file (format
   rnnkit.training_state.v1, see packages/core/src/train/training_state.ts): a model's
-  weights and its optimizer's state, to continue a run in PyTorch that rnnkit started, or
-  the other way round.
+  weights, its optimizer's state (every parameter group) and its learning-rate scheduler's
+  state, to continue a run in PyTorch that rnnkit started, or the other way round.
 
 Usage, from a directory with this file on sys.path:
 
     from rnnkit_torch import load_training_state, save_training_state
-    state = load_training_state("run.safetensors", model, optimizer)  # state["step"], ...
-    save_training_state("run.safetensors", model, optimizer, step=state["step"] + 100)
+    state = load_training_state("run.safetensors", model, optimizer, scheduler)
+    save_training_state("run.safetensors", model, optimizer, step=state["step"] + 100,
+                        scheduler=scheduler)
+
+Scheduler states are PyTorch's state_dict() as JSON, with three changes JSON needs:
+MultiStepLR's milestones Counter is {"step": count}, OneCycleLR's anneal_func (a method in
+PyTorch 1.13) is "_anneal_func_type": "cos" | "linear" (as later PyTorch versions save it),
+and ReduceLROnPlateau's infinite best / mode_worse are "inf" / "-inf".
 """
 
 import hashlib
 import json
+import math
 import os
 import re
 import struct
+from collections import Counter
 
 import torch
 
@@ -113,16 +121,19 @@ def _json(value):
     return json.dumps(value, allow_nan=False, separators=(",", ":"), default=plain)
 
 
-def load_training_state(path, model=None, optimizer=None):
+def load_training_state(path, model=None, optimizer=None, scheduler=None):
     """Read an rnnkit training state file; return {"step", "metadata", "tensors", "run_id",
     "random"} (metadata: the caller's JSON; tensors: the file's `tensors.*` by name; random:
     rnnkit's generator state as saved, or None, to hand back to save_training_state).
 
     Checks the format and the sha256 of the tensor data. Given a model, loads the weights
     into model.load_state_dict (strict). Given an optimizer of the saved type (by class
-    name, e.g. torch.optim.Adam for rnnkit's Adam), loads the saved hyperparameters and
-    per-parameter state into optimizer.load_state_dict. rnnkit's random generator state is
-    not put into PyTorch's: that generator is laid out differently.
+    name, e.g. torch.optim.Adam for rnnkit's Adam), loads the saved hyperparameters of every
+    parameter group and the per-parameter state into optimizer.load_state_dict. Given a
+    scheduler of the saved type (e.g. torch.optim.lr_scheduler.SequentialLR, built as the
+    saved one was: same schedulers inside), loads its state into scheduler.load_state_dict;
+    load the optimizer too, which holds the current learning rates. rnnkit's random
+    generator state is not put into PyTorch's: that generator is laid out differently.
     """
     tensors, meta = read_safetensors(path)
     if meta.get("format") != TRAINING_STATE_FORMAT:
@@ -150,6 +161,14 @@ def load_training_state(path, model=None, optimizer=None):
         model.load_state_dict(weights, strict=True)
     if optimizer is not None:
         optimizer.load_state_dict(_optimizer_state_dict(path, meta, buffers, optimizer))
+    if scheduler is not None:
+        if "scheduler" not in meta:
+            raise ValueError(f"{path}: it holds no scheduler state")
+        saved = json.loads(meta["scheduler"])
+        kind = type(scheduler).__name__
+        if saved.get("type") != kind:
+            raise ValueError(f"{path}: its scheduler state is {saved.get('type')}'s, not {kind}'s")
+        scheduler.load_state_dict(_torch_scheduler_state(saved["state"], scheduler))
     return {"step": int(meta["step"]), "metadata": json.loads(meta.get("metadata", "{}")),
             "tensors": extra, "run_id": meta.get("run_id"), "random": meta.get("random")}
 
@@ -174,16 +193,55 @@ def _optimizer_state_dict(path, meta, buffers, optimizer):
     return {"state": state, "param_groups": groups}
 
 
+def _torch_scheduler_state(state, scheduler):
+    """A scheduler state as rnnkit saves it (JSON), as PyTorch's scheduler.load_state_dict
+    takes it: milestones as a Counter, OneCycleLR's anneal function, infinities as floats."""
+    state = dict(state)
+    if "milestones" in state and isinstance(state["milestones"], dict):
+        state["milestones"] = Counter({int(k): n for k, n in state["milestones"].items()})
+    if "_anneal_func_type" in state and not hasattr(scheduler, "_anneal_func_type"):
+        kind = state.pop("_anneal_func_type")  # PyTorch < 2.1 keeps the bound method
+        state["anneal_func"] = (scheduler._annealing_cos if kind == "cos"
+                                else scheduler._annealing_linear)
+    for key in ("best", "mode_worse"):
+        if state.get(key) in ("inf", "-inf"):
+            state[key] = float(state[key])
+    if "_schedulers" in state:
+        state["_schedulers"] = [_torch_scheduler_state(s, child) for s, child
+                                in zip(state["_schedulers"], scheduler._schedulers)]
+    return state
+
+
+def _rnnkit_scheduler_state(state):
+    """PyTorch's scheduler.state_dict() as rnnkit saves it: plain JSON (see the module's
+    docstring)."""
+    out = {}
+    for key, value in state.items():
+        if key == "anneal_func":
+            out["_anneal_func_type"] = "cos" if value.__name__ == "_annealing_cos" else "linear"
+        elif isinstance(value, Counter):
+            out[key] = {str(k): n for k, n in sorted(value.items())}
+        elif key == "_schedulers":
+            out[key] = [_rnnkit_scheduler_state(s) for s in value]
+        elif isinstance(value, float) and math.isinf(value):
+            out[key] = "inf" if value > 0 else "-inf"
+        else:
+            out[key] = value
+    return out
+
+
 def save_training_state(path, model, optimizer, step, metadata=None, tensors=None,
-                        run_id=None, random=None):
+                        run_id=None, random=None, scheduler=None):
     """Write model's weights, optimizer's state (None: not saved), step and the caller's
     metadata (a JSON object, default {}) and tensors (name -> float32/int32 tensor) as an
     rnnkit training state, which rnnkit's readTrainingState(...).restore(...) continues.
     random: an rnnkit generator state as load_training_state returned it (default: none,
-    so rnnkit cannot restore a generator from the file).
+    so rnnkit cannot restore a generator from the file). scheduler: the optimizer's
+    learning-rate scheduler (default: none), saved as its class name and state_dict().
 
     The optimizer is saved as its class name (rnnkit has Adam, AdamW, SGD, RMSprop) with
-    PyTorch's param groups, extra keys included (rnnkit accepts them at their defaults).
+    PyTorch's param groups (all of them), extra keys included (rnnkit accepts them at their
+    defaults, and the keys schedulers add: initial_lr, max_lr, ...).
     """
     if not isinstance(step, int) or step < 0:
         raise ValueError(f"step must be an integer >= 0, got {step!r}")
@@ -207,6 +265,11 @@ def save_training_state(path, model, optimizer, step, metadata=None, tensors=Non
                     steps[str(i)][name] = value
         meta["optimizer"] = _json({"type": type(optimizer).__name__,
                                    "param_groups": saved["param_groups"], "state": steps})
+    if scheduler is not None:
+        if optimizer is None:
+            raise ValueError("a scheduler is saved with its optimizer: give that optimizer too")
+        meta["scheduler"] = _json({"type": type(scheduler).__name__,
+                                   "state": _rnnkit_scheduler_state(scheduler.state_dict())})
     if random is not None:
         meta["random"] = random
     meta["metadata"] = _json(metadata or {})

@@ -14,19 +14,24 @@ import {
   CharLM,
   charLMMetadata,
   checkCheckpointTarget,
+  CosineAnnealingLR,
   evaluate,
   type FileLock,
   fit,
   getBackend,
   keep,
+  LinearLR,
   liveTensors,
   lockPath,
+  type LRScheduler,
   Random,
   readCheckpoint,
   readRegularFile,
   type RecurrentState,
+  ReduceLROnPlateau,
   saveCheckpoint,
   type SavedTrainingState,
+  SequentialLR,
   StreamBatcher,
   type Tensor,
   tensor,
@@ -52,6 +57,9 @@ import { lossPlotSvg } from "./plot.ts";
 const VAL_WINDOWS = 256;
 const CELLS = ["rnn", "lstm", "gru"] as const;
 const BATCHINGS = ["random", "stream"] as const;
+const SCHEDULES = ["none", "cosine", "plateau"] as const;
+/** --lr-schedule plateau: ReduceLROnPlateau's factor and patience. */
+const PLATEAU = { factor: 0.5, patience: 2 };
 /** The training state of the CLI's earlier versions: read by nothing now, so named in errors. */
 const OLD_STATE_FORMAT = "rnnkit.charlm.train.v2";
 
@@ -73,7 +81,25 @@ Options:
   --batch-size B         sequences per step (default: 32)
   --steps N              training steps in all (default: 1000)
   --epochs N             or: N passes, one pass = training characters / (B * T) steps
-  --lr X                 Adam learning rate (default: 0.002)
+  --lr X                 Adam learning rate, the peak of a schedule (default: 0.002)
+  --lr-schedule NAME     none: --lr throughout (default)
+                         cosine: CosineAnnealingLR from --lr down to 0 over --schedule-steps
+                         S, after the warm-up: step k > W uses (up to rounding)
+                         lr * (1 + cos(pi * (k - 1 - W) / (S - W))) / 2
+                         plateau: ReduceLROnPlateau(factor ${PLATEAU.factor}, patience ${PLATEAU.patience}) on the
+                         validation loss of each evaluation: the lr halves after ${
+  PLATEAU.patience + 1
+}
+                         evaluations in a row without a 1e-4 relative improvement
+                         A schedule steps after each optimizer step (plateau: after each
+                         evaluation), is saved in the training state and resumes exactly;
+                         on --resume, it and --lr cannot change
+  --warmup-steps W       linear warm-up: step k <= W uses lr * k / (W + 1), as
+                         LinearLR(start_factor 1 / (W + 1), total_iters W); with cosine, in
+                         a SequentialLR before the CosineAnnealingLR (milestone W); with
+                         none, --lr follows; not with plateau (default: 0)
+  --schedule-steps S     steps the cosine schedule spans, warm-up included; past S the
+                         cosine rises again, as PyTorch's (default: --steps)
   --clip C               clip the gradients' global norm to C; 0: no clipping (default: 5)
   --val-fraction F       fraction of the file, at its end, kept for validation (default: 0.1)
   --eval-interval N      validate every N steps, and at the end (default: 100)
@@ -109,6 +135,9 @@ const SPEC: FlagSpec = {
   steps: { type: "string" },
   epochs: { type: "string" },
   lr: { type: "string" },
+  "lr-schedule": { type: "string" },
+  "warmup-steps": { type: "string" },
+  "schedule-steps": { type: "string" },
   clip: { type: "string" },
   "val-fraction": { type: "string" },
   "eval-interval": { type: "string" },
@@ -133,6 +162,10 @@ interface Config {
   batchSize: number;
   steps: number;
   lr: number;
+  lrSchedule: typeof SCHEDULES[number];
+  warmupSteps: number;
+  /** Steps the cosine schedule spans; 0 until resolved (to --steps) on a fresh run. */
+  scheduleSteps: number;
   clip: number;
   valFraction: number;
   evalInterval: number;
@@ -151,6 +184,9 @@ const DEFAULTS: Config = {
   batchSize: 32,
   steps: 1000,
   lr: 2e-3,
+  lrSchedule: "none",
+  warmupSteps: 0,
+  scheduleSteps: 0,
   clip: 5,
   valFraction: 0.1,
   evalInterval: 100,
@@ -170,6 +206,9 @@ const FLAG: Record<keyof Config, string> = {
   batchSize: "batch-size",
   steps: "steps",
   lr: "lr",
+  lrSchedule: "lr-schedule",
+  warmupSteps: "warmup-steps",
+  scheduleSteps: "schedule-steps",
   clip: "clip",
   valFraction: "val-fraction",
   evalInterval: "eval-interval",
@@ -179,8 +218,8 @@ const FLAG: Record<keyof Config, string> = {
 };
 
 /**
- * A resumed run keeps these: the model's shape, the random stream, and the data layout the
- * stream position and carried state refer to.
+ * A resumed run keeps these: the model's shape, the random stream, the data layout the
+ * stream position and carried state refer to, and the learning-rate schedule it resumes.
  */
 const FIXED_ON_RESUME: (keyof Config)[] = [
   "cell",
@@ -192,7 +231,13 @@ const FIXED_ON_RESUME: (keyof Config)[] = [
   "batchSize",
   "valFraction",
   "batching",
+  "lrSchedule",
+  "warmupSteps",
+  "scheduleSteps",
 ];
+
+/** The settings added after training states were first written, with their values then. */
+const LATER_SETTINGS: Partial<Config> = { lrSchedule: "none", warmupSteps: 0, scheduleSteps: 0 };
 
 interface History {
   /** The loss of every step, step 1 first. */
@@ -246,6 +291,10 @@ export async function charLMMain(argv: string[]): Promise<void> {
     if (epochs !== undefined) {
       config.steps = epochs * Math.max(1, Math.floor(corpus.train.length / stepChars(config)));
     }
+    if (config.lrSchedule === "cosine" && config.scheduleSteps === 0) {
+      config.scheduleSteps = config.steps;
+    }
+    checkSchedule(config, corpus);
     const textSha256 = await sha256(text);
     if (saved) checkResume(saved, resumePath!, config, corpus, textSha256);
     await trainOnText({
@@ -351,6 +400,7 @@ async function trainOnText(setup: Setup): Promise<void> {
     );
   }
   const optimizer = new Adam(model.parameters(), { lr: config.lr });
+  const scheduler = makeScheduler(config, optimizer);
   console.error(
     `rnnkit: model ${config.cell.toUpperCase()} char LM: embedding ${config.embeddingSize}, ` +
       `hidden ${config.hiddenSize} x ${config.numLayers} layer${config.numLayers > 1 ? "s" : ""}` +
@@ -362,6 +412,7 @@ async function trainOnText(setup: Setup): Promise<void> {
     corpus,
     model,
     optimizer,
+    scheduler,
     rng,
     stream: config.batching === "stream"
       ? new StreamBatcher(corpus.train, config.batchSize, config.seqLen)
@@ -373,9 +424,10 @@ async function trainOnText(setup: Setup): Promise<void> {
   };
   if (saved) {
     try {
-      saved.restore({ model, optimizer, rng });
-      // The saved Adam state, but this run's learning rate (--lr may change on resume).
-      optimizer.lr = config.lr;
+      saved.restore({ model, optimizer, rng, scheduler });
+      // The saved Adam state, but this run's learning rate (--lr may change on resume,
+      // unless a schedule sets it: then the restored schedule goes on).
+      if (!scheduler) optimizer.lr = config.lr;
     } catch (e) {
       throw new UsageError(`--resume: ${(e as Error).message.replace(/^rnnkit: /, "")}`);
     }
@@ -426,6 +478,7 @@ function checkSavedRun(state: SavedTrainingState): Saved {
   const problems: string[] = [];
   if (typeof config !== "object" || config === null) problems.push("no configuration");
   else {
+    for (const [key, value] of Object.entries(LATER_SETTINGS)) config[key] ??= value;
     for (const [key, value] of Object.entries(DEFAULTS)) {
       const ok = typeof config[key] === typeof value &&
         (typeof value !== "number" || Number.isFinite(config[key]));
@@ -434,6 +487,9 @@ function checkSavedRun(state: SavedTrainingState): Saved {
     if (!CELLS.includes(config.cell as Cell)) problems.push(`cell ${JSON.stringify(config.cell)}`);
     if (!BATCHINGS.includes(config.batching as typeof BATCHINGS[number])) {
       problems.push(`batching ${JSON.stringify(config.batching)}`);
+    }
+    if (!SCHEDULES.includes(config.lrSchedule as typeof SCHEDULES[number])) {
+      problems.push(`lr schedule ${JSON.stringify(config.lrSchedule)}`);
     }
   }
   const h = m.history as History;
@@ -495,6 +551,11 @@ function givenConfig(flags: Record<string, unknown>): Partial<Config> {
     batchSize: intFlag(flags, "batch-size", 1),
     steps: intFlag(flags, "steps", 1),
     lr: numberFlag(flags, "lr"),
+    lrSchedule: flags["lr-schedule"] === undefined
+      ? undefined
+      : choiceFlag(flags, "lr-schedule", SCHEDULES, "none"),
+    warmupSteps: intFlag(flags, "warmup-steps", 0),
+    scheduleSteps: intFlag(flags, "schedule-steps", 1),
     clip: numberFlag(flags, "clip", true),
     valFraction: probability("val-fraction"),
     evalInterval: intFlag(flags, "eval-interval", 1),
@@ -517,12 +578,65 @@ function resolveConfig(given: Partial<Config>, saved?: Config): Config {
       );
     }
   }
+  if (saved && scheduled(saved) && given.lr !== undefined && given.lr !== saved.lr) {
+    throw new UsageError(
+      `--lr ${given.lr} differs from the resumed run's ${saved.lr}, which a run with a ` +
+        "learning-rate schedule cannot change (the schedule resumes where it was)",
+    );
+  }
   const saveInterval = given.evalInterval ?? DEFAULTS.evalInterval;
   const config = { ...(saved ?? { ...DEFAULTS, saveInterval }), ...given };
   if (config.dropout > 0 && config.numLayers < 2) {
     throw new UsageError("--dropout acts between recurrent layers: it needs --num-layers >= 2");
   }
   return config;
+}
+
+/** Whether the run has a learning-rate schedule (a scheduler sets the lr). */
+function scheduled(config: Config): boolean {
+  return config.lrSchedule !== "none" || config.warmupSteps > 0;
+}
+
+/** The schedule's flags must fit each other and the run. */
+function checkSchedule(config: Config, corpus: CharCorpus): void {
+  const { lrSchedule, warmupSteps: w, scheduleSteps: s } = config;
+  if (lrSchedule !== "cosine" && s !== 0) {
+    throw new UsageError("--schedule-steps is the length of --lr-schedule cosine: give that too");
+  }
+  if (lrSchedule === "cosine" && w >= s) {
+    throw new UsageError(
+      `--warmup-steps ${w} leaves no steps of the cosine schedule (--schedule-steps ${s}): ` +
+        "give fewer warm-up steps or more schedule steps",
+    );
+  }
+  if (lrSchedule === "plateau") {
+    if (w > 0) {
+      throw new UsageError(
+        "--warmup-steps does not combine with --lr-schedule plateau (a plateau schedule " +
+          "reacts to the validation loss; use cosine or none)",
+      );
+    }
+    if (corpus.val.length === 0) {
+      throw new UsageError(
+        "--lr-schedule plateau needs validation: --val-fraction 0 leaves no validation loss",
+      );
+    }
+  }
+}
+
+/**
+ * The run's scheduler, as a PyTorch user would build it: LinearLR for the warm-up, then
+ * CosineAnnealingLR in a SequentialLR; ReduceLROnPlateau; or none.
+ */
+function makeScheduler(config: Config, optimizer: Adam): LRScheduler | undefined {
+  const w = config.warmupSteps;
+  const warmup = () => new LinearLR(optimizer, { startFactor: 1 / (w + 1), totalIters: w });
+  if (config.lrSchedule === "plateau") return new ReduceLROnPlateau(optimizer, PLATEAU);
+  if (config.lrSchedule === "none") return w > 0 ? warmup() : undefined;
+  if (w === 0) return new CosineAnnealingLR(optimizer, { tMax: config.scheduleSteps });
+  const linear = warmup();
+  const cosine = new CosineAnnealingLR(optimizer, { tMax: config.scheduleSteps - w });
+  return new SequentialLR(optimizer, { schedulers: [linear, cosine], milestones: [w] });
 }
 
 /** Characters one step trains on. */
@@ -581,6 +695,8 @@ interface Run {
   corpus: CharCorpus;
   model: CharLM;
   optimizer: Adam;
+  /** Sets the lr of each step (--lr-schedule, --warmup-steps), if any. */
+  scheduler?: LRScheduler;
   rng: Random;
   stream?: StreamBatcher;
   /** Stream batching's recurrent state, detached and kept between steps. */
@@ -595,7 +711,7 @@ interface Run {
 }
 
 async function train(run: Run, savePath?: string): Promise<void> {
-  const { config, corpus, model, optimizer, parallel } = run;
+  const { config, corpus, model, optimizer, scheduler, parallel } = run;
   const progress = new Progress(config.steps, run.step, stepChars(config));
   const save = async () => {
     await saveRun(run, savePath!);
@@ -609,6 +725,7 @@ async function train(run: Run, savePath?: string): Promise<void> {
 
   await fit({
     optimizer,
+    scheduler,
     steps: config.steps,
     startStep: run.step,
     clipGradNorm: config.clip > 0 ? config.clip : undefined,
@@ -724,11 +841,12 @@ function runIdOf(config: Config, vocab: string[]): string {
 
 /** The checkpoint (core's two files: CharLM model, training state), then the loss plot. */
 async function saveRun(run: Run, path: string): Promise<void> {
-  const { model, optimizer, rng, step, runId, config, corpus, history } = run;
+  const { model, optimizer, scheduler, rng, step, runId, config, corpus, history } = run;
   const carried = run.carried ? [run.carried].flat() : [];
   const state: TrainingState = {
     model,
     optimizer,
+    scheduler,
     rng,
     step,
     runId,

@@ -73,7 +73,7 @@ static inline float rk_sigmoid(float x) {
   return (float)(1 / (1 + (scale + scale * p)));
 }
 
-enum { NEG, EXP, LOG, SQRT, TANH, SIGMOID, RELU, STEP };
+enum { NEG, EXP, LOG, SQRT, TANH, SIGMOID, RELU, STEP, ERF };
 
 void rk_unary(int op, const float *x, float *o, int n) {
   switch (op) {
@@ -85,6 +85,32 @@ void rk_unary(int op, const float *x, float *o, int n) {
     case SIGMOID: for (int i = 0; i < n; i++) o[i] = rk_sigmoid(x[i]); break;
     case RELU: for (int i = 0; i < n; i++) o[i] = x[i] > 0.f ? x[i] : 0.f; break;
     case STEP: for (int i = 0; i < n; i++) o[i] = x[i] > 0.f ? 1.f : 0.f; break;
+    case ERF: for (int i = 0; i < n; i++) o[i] = erff(x[i]); break; /* libm: within 1 ulp */
+  }
+}
+
+/* o[i] = c[i] != 0 ? a[i] : b[i] for i < n; an operand with step 0 is one value broadcast
+ * (a scalar), step 1 holds n values. NaN in c counts as nonzero (true), as in PyTorch's
+ * float-to-bool conversion. */
+void rk_where(const float *c, int c_step, const float *a, int a_step, const float *b,
+              int b_step, float *o, int n) {
+  for (int i = 0; i < n; i++) o[i] = c[i * c_step] != 0.f ? a[i * a_step] : b[i * b_step];
+}
+
+/* out[r, j] = index of the maximum of x[r, :, j] for x [outer, n, inner] (n >= 1): the
+ * first one among ties, and the first NaN if there is one, as PyTorch's argmax. */
+void rk_argmax(const float *x, int outer, int n, int inner, int32_t *out) {
+  for (int64_t r = 0; r < outer; r++) {
+    const float *block = x + r * n * (int64_t)inner;
+    for (int j = 0; j < inner; j++) {
+      float best = block[j];
+      int at = 0;
+      for (int k = 1; k < n && best == best; k++) {
+        float v = block[(int64_t)k * inner + j];
+        if (v > best || v != v) best = v, at = k;
+      }
+      out[r * inner + j] = at;
+    }
   }
 }
 

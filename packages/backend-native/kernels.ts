@@ -21,6 +21,8 @@ const R = "f32" as const;
 const SYMBOLS = {
   rk_unary: { parameters: [I, F, F, I], result: "void" },
   rk_scale: { parameters: [F, R, F, I], result: "void" },
+  rk_where: { parameters: [F, I, F, I, F, I, F, I], result: "void" },
+  rk_argmax: { parameters: [F, I, I, I, F], result: "void" },
   rk_binary: { parameters: [I, F, F, F, I, I, I, I], result: "void" },
   rk_reduce_rows: { parameters: [I, F, I, I, F], result: "void" },
   rk_reduce_cols: { parameters: [I, F, I, I, F, F], result: "void" },
@@ -53,6 +55,19 @@ export interface Kernels {
   rk_unary(op: number, x: Arr, o: Arr, n: number): void;
   /** o[i] = x[i] * s for i < n. */
   rk_scale(x: Arr, s: number, o: Arr, n: number): void;
+  /** o[i] = c[i] != 0 ? a[i] : b[i] for i < n; a step of 0 broadcasts one value. */
+  rk_where(
+    c: Arr,
+    cStep: number,
+    a: Arr,
+    aStep: number,
+    b: Arr,
+    bStep: number,
+    o: Arr,
+    n: number,
+  ): void;
+  /** out[r, j] (int32) = first index of the maximum of x[r, :, j], x [outer, n, inner]. */
+  rk_argmax(x: Arr, outer: number, n: number, inner: number, out: Arr): void;
   /** o = a op b over n elements in rows of `cols` (see kernels.c for b's layouts). */
   rk_binary(
     op: number,
@@ -139,6 +154,7 @@ export const UNARY = {
   sigmoid: 5,
   relu: 6,
   step: 7,
+  erf: 8,
 };
 export const BINARY = { add: 0, sub: 1, mul: 2, div: 3 };
 export const REDUCE = { sum: 0, max: 1 };
@@ -203,7 +219,7 @@ export function checkedKernels(raw: RawKernels): Kernels {
   return {
     rk_unary(op, x, o, n) {
       const k = "rk_unary";
-      code(k, "op", op, 8);
+      code(k, "op", op, 9);
       size(k, "n", n);
       holdsOrNull(k, "x", x, n);
       holdsOrNull(k, "o", o, n);
@@ -215,6 +231,31 @@ export function checkedKernels(raw: RawKernels): Kernels {
       holdsOrNull(k, "x", x, n);
       holdsOrNull(k, "o", o, n);
       raw.rk_scale(x, s, o, n);
+    },
+    rk_where(c, cStep, a, aStep, b, bStep, o, n) {
+      const k = "rk_where";
+      size(k, "n", n);
+      for (const [arg, buf, step] of [["c", c, cStep], ["a", a, aStep], ["b", b, bStep]] as const) {
+        if (step !== 0 && step !== 1) fail(k, `${arg}Step must be 0 or 1, got ${step}`);
+        holdsOrNull(k, arg, buf, n === 0 ? 0 : step === 0 ? 1 : n);
+      }
+      holdsOrNull(k, "o", o, n);
+      raw.rk_where(c, cStep, a, aStep, b, bStep, o, n);
+    },
+    rk_argmax(x, outer, n, inner, out) {
+      const k = "rk_argmax";
+      size(k, "outer", outer);
+      size(k, "n", n);
+      size(k, "inner", inner);
+      const rows = outer * inner;
+      if (rows > 0 && n === 0) fail(k, `n is 0: an empty axis has no maximum`);
+      if (!(rows * n <= 2 ** 31 - 1)) fail(k, `outer * n * inner ${rows * n} exceeds 2^31 - 1`);
+      holdsOrNull(k, "x", x, rows * n);
+      if (out !== null && !(out instanceof Int32Array)) {
+        fail(k, `out must be an Int32Array, got ${out.constructor.name}`);
+      }
+      holdsOrNull(k, "out", out, rows);
+      raw.rk_argmax(x, outer, n, inner, out);
     },
     rk_binary(op, a, b, o, n, cols, bRow, bCol) {
       const k = "rk_binary";

@@ -57,7 +57,8 @@ Deno.test("native kernels: elementwise calls check op codes, sizes and lengths",
   passes((k) => k.rk_unary(4, null, null, 0), "rk_unary");
   rejects((k) => k.rk_unary(4, f(8), f(7), 8), "rk_unary", /o holds 7 elements.*touches 8/);
   rejects((k) => k.rk_unary(4, null, f(8), 8), "rk_unary", /x is null/);
-  rejects((k) => k.rk_unary(9, f(8), f(8), 8), "rk_unary", /op 9 is not one of its 8 codes/);
+  passes((k) => k.rk_unary(8, f(8), f(8), 8), "rk_unary"); // erf
+  rejects((k) => k.rk_unary(9, f(8), f(8), 8), "rk_unary", /op 9 is not one of its 9 codes/);
   rejects((k) => k.rk_unary(4, f(8), f(8), 2.5), "rk_unary", /n must be a whole number/);
   rejects((k) => k.rk_unary(4, f(8), f(8), -1), "rk_unary", /n must be a whole number/);
   rejects((k) => k.rk_unary(4, f(2 ** 20), f(2 ** 20), 2 ** 31), "rk_unary", /n must/);
@@ -85,6 +86,26 @@ Deno.test("native kernels: rk_binary checks whole rows and each layout of b", ()
   rejects((k) => k.rk_binary(0, f(7), f(3), f(7), 7, 3, 0, 1), "rk_binary", /n 7 is not a whole/);
   rejects((k) => k.rk_binary(0, f(6), f(3), f(6), 6, 0, 0, 1), "rk_binary", /cols 0/);
   rejects((k) => k.rk_binary(4, f(6), f(6), f(6), 6, 6, 6, 1), "rk_binary", /op 4/);
+});
+
+Deno.test("native kernels: rk_where checks each operand's step and length", () => {
+  passes((k) => k.rk_where(f(6), 1, f(6), 1, f(6), 1, f(6), 6), "rk_where");
+  passes((k) => k.rk_where(f(6), 1, f(1), 0, f(6), 1, f(6), 6), "rk_where"); // scalar a
+  passes((k) => k.rk_where(null, 0, null, 0, null, 0, null, 0), "rk_where");
+  rejects((k) => k.rk_where(f(6), 1, f(5), 1, f(6), 1, f(6), 6), "rk_where", /a holds 5.*6/);
+  rejects((k) => k.rk_where(f(6), 1, f(6), 1, f(0), 0, f(6), 6), "rk_where", /b holds 0.*1/);
+  rejects((k) => k.rk_where(f(6), 2, f(6), 1, f(6), 1, f(6), 6), "rk_where", /cStep must be 0/);
+  rejects((k) => k.rk_where(f(6), 1, f(6), 1, f(6), 1, f(5), 6), "rk_where", /o holds 5/);
+});
+
+Deno.test("native kernels: rk_argmax checks the block, an empty axis and an int32 out", () => {
+  passes((k) => k.rk_argmax(f(24), 2, 3, 4, new Int32Array(8)), "rk_argmax");
+  passes((k) => k.rk_argmax(null, 0, 0, 4, new Int32Array(0)), "rk_argmax");
+  rejects((k) => k.rk_argmax(f(23), 2, 3, 4, new Int32Array(8)), "rk_argmax", /x holds 23.*24/);
+  rejects((k) => k.rk_argmax(f(24), 2, 3, 4, new Int32Array(7)), "rk_argmax", /out holds 7/);
+  rejects((k) => k.rk_argmax(f(24), 2, 3, 4, f(8)), "rk_argmax", /out must be an Int32Array/);
+  rejects((k) => k.rk_argmax(f(0), 2, 0, 4, new Int32Array(8)), "rk_argmax", /n is 0/);
+  rejects((k) => k.rk_argmax(f(8), 2, -1, 4, new Int32Array(8)), "rk_argmax", /n must be/);
 });
 
 Deno.test("native kernels: reductions check rows x width and the double scratch", () => {

@@ -144,6 +144,26 @@ export class NativeBackend implements Backend {
     return this.#unary(UNARY.step, x);
   }
 
+  erf(x: Handle): Handle {
+    return this.#unary(UNARY.erf, x);
+  }
+
+  where(cond: Handle, a: Handle, b: Handle): Handle {
+    const ts = [T(cond), T(a), T(b)];
+    const shape = ts.reduce<readonly number[]>((s, t) => broadcastShapes(s, t.shape, "where"), []);
+    const n = sizeOf(shape);
+    // An operand of n values or of one is read in place (step 1 or 0); others are expanded.
+    const xs = ts.map((
+      t,
+    ) => (sizeOf(t.shape) === n || sizeOf(t.shape) === 1 ? t : this.#expand(t, shape)));
+    const steps = xs.map((t) => (sizeOf(t.shape) === n ? 1 : 0));
+    const out = this.#mem.float(shape);
+    const [c, x, y] = xs.map((t) => t.store.data as Float32Array);
+    this.#kernels.rk_where(c, steps[0], x, steps[1], y, steps[2], out.store.data, n);
+    xs.forEach((t, i) => t !== ts[i] && this.#mem.dispose(t));
+    return H(out);
+  }
+
   matmul(
     a: Handle,
     b: Handle,
@@ -166,6 +186,14 @@ export class NativeBackend implements Backend {
 
   max(x: Handle, axes: readonly number[], keepDims: boolean): Handle {
     return this.#reduce(x, axes, keepDims, "max");
+  }
+
+  argMax(x: Handle, axis: number): Handle {
+    const t = T(x);
+    const out = this.#alloc(t.shape.filter((_, i) => i !== axis), "int32");
+    const [outer, inner] = [sizeOf(t.shape.slice(0, axis)), sizeOf(t.shape.slice(axis + 1))];
+    this.#kernels.rk_argmax(F(x), outer, t.shape[axis], inner, out.store.data);
+    return H(out);
   }
 
   reshape(x: Handle, shape: readonly number[]): Handle {

@@ -133,6 +133,15 @@ export class TfjsBackend implements Backend {
     return H(tf.tidy(() => tf.cast(tf.greater(T(x), 0), "float32")));
   }
 
+  erf(x: Handle): Handle {
+    return H(tf.erf(T(x)));
+  }
+
+  where(cond: Handle, a: Handle, b: Handle): Handle {
+    // tf.where broadcasts the three itself; its condition is a bool tensor.
+    return H(tf.tidy(() => tf.where(tf.notEqual(T(cond), 0), T(a), T(b))));
+  }
+
   matmul(a: Handle, b: Handle, transposeA: boolean, transposeB: boolean): Handle {
     if (this.options.hostMatmul) return H(hostProduct(T(a), T(b), transposeA, transposeB));
     if (!this.options.materializeTransposes || (!transposeA && !transposeB)) {
@@ -188,11 +197,32 @@ export class TfjsBackend implements Backend {
     return H(tf.max(T(x), [...axes], keepDims));
   }
 
+  argMax(x: Handle, axis: number): Handle {
+    // tf.argMax alone differs by backend on ties (webgpu's tree reduction over 32+ values
+    // and webgl's packed one may pick a later index) and on NaN. So it runs on a key with
+    // one maximum: 2n - i at a NaN, n - i where x equals its maximum, 0 elsewhere, which
+    // puts the first NaN, else the first maximum, on top, as PyTorch. (Casting float
+    // indices to int32 instead gives wrong int32 tensors on tfjs-webgpu 4.22.)
+    return H(tf.tidy(() => {
+      const t = T(x);
+      const n = t.shape[axis];
+      const iota = tf.reshape(
+        tf.range(0, n, 1, "float32"),
+        t.shape.map((d, i) => (i === axis ? d : 1)),
+      );
+      const atMax = tf.where(tf.equal(t, tf.max(t, axis, true)), tf.sub(n, iota), tf.scalar(0));
+      return tf.argMax(tf.where(tf.isNaN(t), tf.sub(2 * n, iota), atMax), axis);
+    }));
+  }
+
   reshape(x: Handle, shape: readonly number[]): Handle {
     return H(tf.reshape(T(x), [...shape]));
   }
 
   transpose(x: Handle, perm: readonly number[]): Handle {
+    // The identity as a reshape: on tfjs-webgpu 4.22 an identity transpose of a oneHot
+    // result zeroed other live tensors.
+    if (perm.every((p, i) => p === i)) return H(tf.reshape(T(x), T(x).shape));
     return H(tf.transpose(T(x), [...perm]));
   }
 

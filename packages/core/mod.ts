@@ -25,6 +25,7 @@ export {
 } from "./src/tensor.ts";
 export * as ops from "./src/ops.ts";
 export { full, intTensor, type NestedArray, tensor, zeros } from "./src/ops.ts";
+export type { ValuesIndices, VarOptions } from "./src/ops.ts";
 export { globalRandom, manualSeed, Random } from "./src/random.ts";
 export { Module, type TensorLike } from "./src/nn/module.ts";
 export { Linear, type LinearOptions } from "./src/nn/linear.ts";
@@ -34,6 +35,18 @@ export { ModuleDict, ModuleList, Sequential, type TensorModule } from "./src/nn/
 export { ReLU, Sigmoid, Tanh } from "./src/nn/activation.ts";
 export { GRU, LSTM, RNN, RNNBase, type RNNBaseOptions, type RNNOptions } from "./src/nn/rnn.ts";
 export {
+  type Lengths,
+  PackedSequence,
+  type PackPaddedOptions,
+  packPaddedSequence,
+  packSequence,
+  type PackSequenceOptions,
+  type PadPackedOptions,
+  padPackedSequence,
+  padSequence,
+  type PadSequenceOptions,
+} from "./src/nn/packed_sequence.ts";
+export {
   GRUCell,
   LSTMCell,
   RNNCell,
@@ -41,22 +54,58 @@ export {
   type RNNCellBaseOptions,
   type RNNCellOptions,
 } from "./src/nn/rnn_cell.ts";
+export { Loss, type LossOptions, type Reduction } from "./src/loss/loss.ts";
+export { CrossEntropyLoss, type CrossEntropyOptions } from "./src/loss/cross_entropy.ts";
+export { MSELoss } from "./src/loss/mse.ts";
+export { L1Loss } from "./src/loss/l1.ts";
+export { SmoothL1Loss, type SmoothL1LossOptions } from "./src/loss/smooth_l1.ts";
+export { HuberLoss, type HuberLossOptions } from "./src/loss/huber.ts";
 export {
-  CrossEntropyLoss,
-  type CrossEntropyOptions,
-  type Reduction,
-} from "./src/nn/cross_entropy.ts";
+  BCELoss,
+  type BCELossOptions,
+  BCEWithLogitsLoss,
+  type BCEWithLogitsLossOptions,
+} from "./src/loss/bce.ts";
+export { NLLLoss, type NLLLossOptions } from "./src/loss/nll.ts";
 export { type Cell, CharLM, type CharLMConfig, type RecurrentState } from "./src/models/char_lm.ts";
 export {
   type Hyperparameter,
   Optimizer,
   type OptimizerStateDict,
   type ParamGroup,
+  type ParamGroupInput,
+  type ParamGroupState,
   type ParamState,
 } from "./src/optim/optimizer.ts";
-export { SGD, type SGDOptions } from "./src/optim/sgd.ts";
-export { Adam, type AdamOptions, AdamW } from "./src/optim/adam.ts";
-export { RMSprop, type RMSpropOptions } from "./src/optim/rmsprop.ts";
+export { SGD, type SGDOptions, type SGDParamGroup } from "./src/optim/sgd.ts";
+export { Adam, type AdamOptions, type AdamParamGroup, AdamW } from "./src/optim/adam.ts";
+export { RMSprop, type RMSpropOptions, type RMSpropParamGroup } from "./src/optim/rmsprop.ts";
+export {
+  ConstantLR,
+  type ConstantLROptions,
+  CosineAnnealingLR,
+  type CosineAnnealingLROptions,
+  CosineAnnealingWarmRestarts,
+  type CosineAnnealingWarmRestartsOptions,
+  ExponentialLR,
+  type ExponentialLROptions,
+  LambdaLR,
+  type LambdaLROptions,
+  LinearLR,
+  type LinearLROptions,
+  LRScheduler,
+  type LRSchedulerOptions,
+  MultiStepLR,
+  type MultiStepLROptions,
+  type SchedulerStateDict,
+  type SchedulerStateValue,
+  SequentialLR,
+  type SequentialLROptions,
+  StepLR,
+  type StepLROptions,
+} from "./src/optim/lr_scheduler.ts";
+export { OneCycleLR, type OneCycleLROptions } from "./src/optim/one_cycle.ts";
+export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from "./src/optim/plateau.ts";
 export { clipGradNorm } from "./src/optim/clip_grad.ts";
 export {
   applyGradients,

@@ -3,10 +3,12 @@ import "./suite/modules.ts";
 import "./suite/containers.ts";
 import "./suite/losses.ts";
 import "./suite/optimizers.ts";
+import "./suite/schedulers.ts";
 import "./suite/seed_programs.ts";
 import "./suite/generation.ts";
 import "./suite/ops.ts";
 import "./suite/activations.ts";
+import "./suite/packed.ts";
 
 export { cases } from "./registry.ts";
 export { worst } from "./check.ts";

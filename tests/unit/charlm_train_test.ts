@@ -6,11 +6,16 @@
 import "./setup.ts";
 import assert from "node:assert/strict";
 import {
+  Adam,
   CharCorpus,
+  CosineAnnealingLR,
   encodeSafetensors,
+  LinearLR,
   Random,
   readTrainingState,
+  SequentialLR,
   StreamBatcher,
+  zeros,
 } from "@rnnkit/core";
 import { loadBackend } from "@rnnkit/backends";
 import { runCli, sampleText, TINY } from "./run_cli.ts";
@@ -156,7 +161,13 @@ Deno.test("train --text without --save writes no file", async () => {
   });
 });
 
-for (const extra of [[], ["--dropout", "0.2"], ["--dropout", "0.2", "--batching", "stream"]]) {
+for (
+  const extra of [
+    [],
+    ["--dropout", "0.2"],
+    ["--dropout", "0.2", "--batching", "stream"],
+  ]
+) {
   Deno.test(`--resume gives the uninterrupted run's weights and losses (${extra.join(" ")})`, async () => {
     await withText(async (dir, text) => {
       const args = ["--text", text, ...TINY_FAST, ...extra];
@@ -186,6 +197,145 @@ for (const extra of [[], ["--dropout", "0.2"], ["--dropout", "0.2", "--batching"
     });
   });
 }
+
+Deno.test("--resume gives the uninterrupted run's weights and losses (--lr-schedule cosine --warmup-steps 3)", async () => {
+  await withText(async (dir, text) => {
+    const args = ["--text", text, ...TINY_FAST, "--lr-schedule", "cosine", "--warmup-steps", "3"];
+    const full = await train(...args, "--steps", "20", "--save", `${dir}/full.safetensors`);
+    assert.equal(full.code, 0, full.stderr);
+    // The first half of the same schedule: 20 steps long, stopped at 10.
+    const half = await train(
+      ...args,
+      "--steps",
+      "10",
+      "--schedule-steps",
+      "20",
+      "--save",
+      `${dir}/half.safetensors`,
+    );
+    assert.equal(half.code, 0, half.stderr);
+    const halfState = await readTrainingState(`${dir}/half.optim.safetensors`);
+    assert.equal(halfState.scheduler?.type, "SequentialLR");
+    assert.equal(halfState.scheduler?.stateDict.last_epoch, 10);
+    const rest = await train(
+      "--text",
+      text,
+      "--resume",
+      `${dir}/half.safetensors`,
+      "--steps",
+      "20",
+    );
+    assert.equal(rest.code, 0, rest.stderr);
+    const result = (out: string) => out.replace(/, steps\/s.*/, "");
+    assert.equal(result(rest.stdout), result(full.stdout));
+    for (const suffix of [".safetensors", ".optim.safetensors", ".loss.svg"]) {
+      assert.deepEqual(
+        await Deno.readFile(`${dir}/half${suffix}`),
+        await Deno.readFile(`${dir}/full${suffix}`),
+        suffix,
+      );
+    }
+    // The warm-up and the cosine, as the help says: step k <= 3 uses lr * k / 4, then the
+    // cosine from the full lr over the 17 steps left, to near 0.
+    const state = await readTrainingState(`${dir}/full.optim.safetensors`);
+    const [cosine] = (state.scheduler!.stateDict._schedulers as { T_max: number }[]).slice(1);
+    assert.equal(cosine.T_max, 17);
+    const changed = await train(
+      "--text",
+      text,
+      "--resume",
+      `${dir}/full.safetensors`,
+      "--steps",
+      "30",
+      "--lr",
+      "0.5",
+    );
+    assert.equal(changed.code, 2);
+    assert.match(
+      changed.stderr,
+      /--lr 0\.5 differs from the resumed run's 0\.01, which a run with a learning-rate schedule cannot change/,
+    );
+    const other = await train(
+      "--text",
+      text,
+      "--resume",
+      `${dir}/full.safetensors`,
+      "--steps",
+      "30",
+      "--lr-schedule",
+      "plateau",
+    );
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /--lr-schedule plateau differs from the resumed run's cosine/);
+  });
+});
+
+Deno.test("--resume gives the uninterrupted run's weights and losses (--lr-schedule plateau)", async () => {
+  await withText(async (dir, text) => {
+    // A high lr and an evaluation every step: the plateau halves the lr at steps 9 and 12.
+    const args = ["--text", text, ...TINY, "--lr", "0.3", "--eval-interval", "1"];
+    const full = await train(
+      ...args,
+      "--lr-schedule",
+      "plateau",
+      "--steps",
+      "20",
+      "--save",
+      `${dir}/full.safetensors`,
+    );
+    assert.equal(full.code, 0, full.stderr);
+    const half = await train(
+      ...args,
+      "--lr-schedule",
+      "plateau",
+      "--steps",
+      "10",
+      "--save",
+      `${dir}/half.safetensors`,
+    );
+    assert.equal(half.code, 0, half.stderr);
+    const lr = async (name: string) =>
+      (await readTrainingState(`${dir}/${name}.optim.safetensors`)).optimizer!.stateDict
+        .param_groups[0].lr;
+    assert.equal(await lr("half"), 0.15);
+    const rest = await train(
+      "--text",
+      text,
+      "--resume",
+      `${dir}/half.safetensors`,
+      "--steps",
+      "20",
+    );
+    assert.equal(rest.code, 0, rest.stderr);
+    assert.equal(await lr("half"), 0.075);
+    for (const suffix of [".safetensors", ".optim.safetensors", ".loss.svg"]) {
+      assert.deepEqual(
+        await Deno.readFile(`${dir}/half${suffix}`),
+        await Deno.readFile(`${dir}/full${suffix}`),
+        suffix,
+      );
+    }
+  });
+});
+
+Deno.test("--lr-schedule: the learning rate of every step", () => {
+  // What --help states, for the schedulers the command builds for cosine with a warm-up.
+  const optimizer = new Adam([zeros([1])], { lr: 0.01 });
+  const [w, s] = [3, 20];
+  const warm = new LinearLR(optimizer, { startFactor: 1 / (w + 1), totalIters: w });
+  const cos = new CosineAnnealingLR(optimizer, { tMax: s - w });
+  const schedule = new SequentialLR(optimizer, { schedulers: [warm, cos], milestones: [w] });
+  for (let k = 1; k <= s; k++) {
+    const expected = k <= w
+      ? 0.01 * k / (w + 1)
+      : 0.01 * (1 + Math.cos(Math.PI * (k - 1 - w) / (s - w))) / 2;
+    assert.ok(
+      Math.abs(optimizer.lr - expected) < 1e-15,
+      `step ${k}: ${optimizer.lr} vs ${expected}`,
+    );
+    schedule.step();
+  }
+});
 
 Deno.test("--resume refuses a model without its matching training state", async () => {
   await withText(async (dir, text) => {
@@ -341,6 +491,27 @@ Deno.test("train --text rejects bad input with one line and exit code 2", async 
       [["--text", text, "--steps", "5", "--epochs", "1"], /--steps or --epochs, not both/],
       [["--text", text, "--dropout", "0.5", "--num-layers", "1"], /needs --num-layers >= 2/],
       [["--text", text, "--model", "rnn"], /Unknown option '--model'/],
+      [
+        ["--text", text, "--lr-schedule", "step"],
+        /--lr-schedule must be one of none, cosine, plateau/,
+      ],
+      [
+        ["--text", text, "--lr-schedule", "plateau", "--warmup-steps", "2"],
+        /--warmup-steps does not combine with --lr-schedule plateau/,
+      ],
+      [
+        ["--text", text, "--lr-schedule", "plateau", "--val-fraction", "0"],
+        /--lr-schedule plateau needs validation/,
+      ],
+      [
+        ["--text", text, "--schedule-steps", "5"],
+        /--schedule-steps is the length of --lr-schedule cosine/,
+      ],
+      [
+        ["--text", text, "--lr-schedule", "cosine", "--steps", "5", "--warmup-steps", "5"],
+        /--warmup-steps 5 leaves no steps of the cosine schedule \(--schedule-steps 5\)/,
+      ],
+      [["--text", text, "--warmup-steps", "-1"], /--warmup-steps must be a whole number >= 0/],
     ];
     for (const [args, message] of cases) {
       const r = await train(...args);

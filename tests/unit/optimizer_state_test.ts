@@ -131,9 +131,14 @@ Deno.test("loadStateDict checks everything first and changes nothing on failure"
       /unexpected hyperparameter "momentum"/,
     ],
     [
-      { ...dict, param_groups: [{ ...group, lr: -1 }] },
-      /lr must be a finite number >= 0, got -1/,
+      { ...dict, param_groups: [{ ...group, lr: Infinity }] },
+      /lr must be a finite number, got Infinity/,
     ],
+    [
+      { ...dict, param_groups: [{ ...group, initial_lr: -1 }] },
+      /initial_lr must be a finite number >= 0, got -1/,
+    ],
+    [{ ...dict, param_groups: [group, group] }, /a list of one group, got/],
     [{ ...dict, state: { 0: { ...dict.state[0], step: 1.5 } } }, /"step" must be an integer >= 0/],
     [
       { ...dict, state: { 0: { step: 2, exp_avg: dict.state[0].exp_avg } } },
@@ -167,4 +172,140 @@ Deno.test("loadStateDict checks everything first and changes nothing on failure"
     );
   }
   optimizer.dispose();
+});
+
+// ---- Parameter groups ----------------------------------------------------------------------
+
+Deno.test("param groups: per-group hyperparameters, as PyTorch's param_groups", async () => {
+  manualSeed(0);
+  const model = new Linear(3, 2);
+  const [w, b] = model.parameters();
+  const opt = new Adam([{ params: [w], lr: 0.05, weightDecay: 0.1 }, { params: [b] }], {
+    lr: 0.01,
+    betas: [0.8, 0.99],
+  });
+  assert.deepEqual(opt.defaults, { lr: 0.01, betas: [0.8, 0.99], eps: 1e-8, weightDecay: 0 });
+  assert.deepEqual(opt.paramGroups.map((g) => [g.lr, g.weightDecay, g.betas]), [
+    [0.05, 0.1, [0.8, 0.99]],
+    [0.01, 0, [0.8, 0.99]],
+  ]);
+  assert.deepEqual(opt.params, [w, b]);
+  assert.equal(opt.paramGroups[1].params[0], b);
+  assert.equal(opt.lr, 0.05, "the first group's");
+  assert.deepEqual(opt.stateDict().param_groups, [
+    { lr: 0.05, betas: [0.8, 0.99], eps: 1e-8, weight_decay: 0.1, params: [0] },
+    { lr: 0.01, betas: [0.8, 0.99], eps: 1e-8, weight_decay: 0, params: [1] },
+  ]);
+
+  // Every value set is checked; a bad one changes nothing.
+  const g0 = opt.paramGroups[0];
+  assert.throws(() => g0.betas = [1.5, 0.9], /Adam: param group 0: betas\[0\] must be a finite/);
+  assert.throws(() => g0.eps = NaN, /eps must be a finite number >= 0, got NaN/);
+  assert.throws(
+    () => (g0 as unknown as Record<string, number>).momentum = 0.9,
+    /a param group has no "momentum" \(Adam's: lr, betas, eps, weightDecay, initialLr/,
+  );
+  assert.throws(() => opt.lr = -1, /lr must be a finite number >= 0, got -1/);
+  assert.throws(
+    () => (g0 as unknown as { params: Tensor[] }).params = [],
+    /params cannot be replaced/,
+  );
+  assert.deepEqual([g0.lr, g0.betas, g0.eps], [0.05, [0.8, 0.99], 1e-8]);
+
+  // Each update reads its group's values: a zero lr leaves the bias as it is.
+  opt.paramGroups[1].lr = 0;
+  const [w0, b0] = [await w.data(), await b.data()];
+  await trainStep(opt, () => ce.forward(model.forward(x), y));
+  assert.notDeepEqual(await w.data(), w0);
+  assert.deepEqual(await b.data(), b0);
+  opt.lr = 0.02;
+  assert.deepEqual(opt.paramGroups.map((g) => g.lr), [0.02, 0.02], "lr = sets every group's");
+  opt.weightDecay = 0.5;
+  assert.deepEqual(opt.paramGroups.map((g) => g.weightDecay), [0.5, 0.5]);
+  opt.dispose();
+});
+
+Deno.test("addParamGroup numbers the new parameters after the others and checks them", () => {
+  manualSeed(0);
+  const [w, b] = new Linear(3, 2).parameters();
+  const [v] = new Linear(2, 1, { bias: false }).parameters();
+  const opt = new SGD([w], { lr: 0.1 });
+  opt.addParamGroup({ params: b, lr: 0.5, momentum: 0.9, nesterov: true });
+  assert.deepEqual(opt.params, [w, b]);
+  assert.deepEqual(opt.paramGroups[1].momentum, 0.9);
+  assert.deepEqual(opt.stateDict().param_groups.map((g) => [g.params, g.lr, g.nesterov]), [
+    [[0], 0.1, false],
+    [[1], 0.5, true],
+  ]);
+  const cases: [() => void, RegExp][] = [
+    [
+      () => opt.addParamGroup({ params: [v, w] }),
+      /param group 2: a parameter of shape \[2,3\] appears in more than one place/,
+    ],
+    [
+      () => opt.addParamGroup({ params: [v], betas: [0.9, 0.9] } as never),
+      /param group 2: unknown option "betas" \(SGD's: lr, momentum/,
+    ],
+    [
+      () => opt.addParamGroup({ params: [v], nesterov: true }),
+      /param group 2: nesterov needs momentum > 0/,
+    ],
+    [
+      () => opt.addParamGroup({ params: [v], lr: -0.1 }),
+      /param group 2: lr must be a finite number >= 0/,
+    ],
+    [
+      () => opt.addParamGroup({ params: [1 as unknown as Tensor] }),
+      /params must be tensors, got 1/,
+    ],
+  ];
+  for (const [fn, message] of cases) {
+    assert.throws(fn, message);
+    assert.equal(opt.paramGroups.length, 2, "nothing added");
+    assert.deepEqual(opt.params, [w, b]);
+  }
+  assert.throws(
+    () => new SGD([w, { params: [b] }] as never),
+    /a list of tensors or a list of parameter groups/,
+  );
+  assert.throws(() => new Adam([]), /Adam: no parameters given/);
+  assert.throws(() => new Adam([{ params: [] }]), /Adam: no parameters given/);
+});
+
+Deno.test("a state dict of several groups resumes exactly, and must match the group sizes", async () => {
+  const make = (p: Tensor[]) =>
+    new RMSprop([{ params: [p[0]], momentum: 0.5 }, { params: [p[1]], lr: 0.03, centered: true }]);
+  const { model, optimizer } = await trained(make, 3);
+  optimizer.paramGroups[1].initialLr = 0.03; // as a scheduler would
+  const dict = optimizer.stateDict();
+  assert.deepEqual(dict.param_groups.map((g) => [g.params, g.lr, g.momentum, g.centered]), [
+    [[0], 0.01, 0.5, false],
+    [[1], 0.03, 0, true],
+  ]);
+  assert.equal(dict.param_groups[1].initial_lr, 0.03);
+  assert.ok(!("initial_lr" in dict.param_groups[0]));
+  const copy = new Linear(3, 2);
+  copy.loadStateDict(model.stateDict());
+  const resumed = make(copy.parameters());
+  resumed.paramGroups[0].initialLr = 1; // not in the saved group: removed by loading
+  resumed.loadStateDict(JSON.parse(JSON.stringify({ ...dict, state: {} })));
+  assert.equal(resumed.paramGroups[0].initialLr, undefined);
+  assert.equal(resumed.paramGroups[1].initialLr, 0.03);
+  resumed.loadStateDict(dict);
+  for (const [m, o] of [[model, optimizer], [copy, resumed]] as const) {
+    await trainStep(o, () => ce.forward(m.forward(x), y));
+  }
+  const [a, b] = [model, copy].map((m) => m.stateDict());
+  for (const k of Object.keys(a)) assert.deepEqual(await b[k].data(), await a[k].data(), k);
+
+  const one = new RMSprop(copy.parameters());
+  assert.throws(() => one.loadStateDict(dict), /expected param_groups to be a list of one group/);
+  const [w, bias] = copy.parameters();
+  const swapped = new RMSprop([{ params: [w, bias] }, { params: [] }]);
+  assert.throws(
+    () => swapped.loadStateDict(dict),
+    /param_groups\[0\]\.params must be \[0, \.\.\., 1\] for the 2 parameters of this optimizer's group 0, got \[0\]; param_groups\[1\]\.params must be \[\] for the 0 parameters/,
+  );
+  optimizer.dispose();
+  resumed.dispose();
 });

@@ -16,14 +16,17 @@ import {
   LSTM,
   Module,
   NonFiniteLossError,
+  OneCycleLR,
   ops,
   Random,
   readCheckpoint,
   readTrainingState,
+  ReduceLROnPlateau,
   saveCheckpoint,
   saveModule,
   saveTrainingState,
   SGD,
+  StepLR,
   type Tensor,
   tensor,
   trainingStatePath,
@@ -321,4 +324,144 @@ Deno.test("evaluate: mean loss in eval mode, weighted, batches freed", async () 
   assert.deepEqual(modes, [false, false]);
   assert.equal(lm.training, true, "mode restored");
   assert.equal(liveTensors(), before);
+});
+
+Deno.test("fit steps a scheduler after each optimizer step, a plateau one at validations", async () => {
+  const rng = new Random(0);
+  const model = new Regressor(rng);
+  const optimizer = new Adam(model.parameters(), { lr: 0.1 });
+  const scheduler = new StepLR(optimizer, { stepSize: 2, gamma: 0.5 });
+  const used: number[] = [];
+  const after: number[] = [];
+  await fit({
+    optimizer,
+    scheduler,
+    steps: 5,
+    forward: () => {
+      used.push(optimizer.lr);
+      return model.loss(batch(rng), tensor([0.3]));
+    },
+    onStep: () => {
+      after.push(optimizer.lr);
+    },
+  });
+  assert.deepEqual(used, [0.1, 0.1, 0.05, 0.05, 0.025], "step k uses the lr after k - 1 steps");
+  assert.deepEqual(after, [0.1, 0.05, 0.05, 0.025, 0.025]);
+  assert.equal(scheduler.lastEpoch, 5);
+
+  const plateau = new ReduceLROnPlateau(optimizer, { patience: 0, factor: 0.5 });
+  const seen: number[] = [];
+  await fit({
+    optimizer,
+    scheduler: plateau,
+    steps: 6,
+    forward: () => model.loss(batch(rng), tensor([0.3])),
+    validate: () => 1, // never improves after the first
+    validateEvery: 2,
+    onStep: () => {
+      seen.push(optimizer.lr);
+    },
+  });
+  assert.equal(plateau.lastEpoch, 3, "stepped at the 3 validations only");
+  assert.deepEqual(seen, [0.025, 0.025, 0.025, 0.0125, 0.0125, 0.00625]);
+  await assert.rejects(
+    () => fit({ optimizer, scheduler, lr: () => 1, steps: 1, forward: () => tensor(1) }),
+    /give lr or scheduler, not both/,
+  );
+  const other = new Adam(model.parameters());
+  await assert.rejects(
+    () => fit({ optimizer: other, scheduler, steps: 1, forward: () => tensor(1) }),
+    /the scheduler belongs to another optimizer/,
+  );
+});
+
+Deno.test("a training state with a scheduler resumes the schedule exactly", async () => {
+  await withDir(async (dir) => {
+    const make = () => {
+      const rng = new Random(5);
+      const model = new Regressor(rng);
+      const optimizer = new Adam(
+        [{ params: model.parameters().slice(0, 2), weightDecay: 0.1 }, {
+          params: model.parameters().slice(2),
+        }],
+        { lr: 0.05 },
+      );
+      // Cycles the lr and Adam's beta1 of both groups.
+      const scheduler = new OneCycleLR(optimizer, { maxLr: [0.1, 0.05], totalSteps: 6 });
+      return { rng, model, optimizer, scheduler };
+    };
+    const train = async (r: ReturnType<typeof make>, start: number, steps: number) => {
+      const lrs: number[][] = [];
+      const { losses } = await fit({
+        optimizer: r.optimizer,
+        scheduler: r.scheduler,
+        steps,
+        startStep: start,
+        forward: () => r.model.loss(batch(r.rng), tensor([0.3])),
+        onStep: () => {
+          lrs.push(r.optimizer.paramGroups.map((g) => g.lr), [...r.optimizer.paramGroups[1].betas]);
+        },
+      });
+      return { losses, lrs };
+    };
+    const a = make();
+    const straight = await train(a, 0, 6);
+
+    const b = make();
+    const first = await train(b, 0, 3);
+    const path = `${dir}/state.safetensors`;
+    await saveTrainingState(path, { ...b, step: 3 });
+    const file = decodeSafetensors(await Deno.readFile(path));
+    const meta = JSON.parse(file.metadata.scheduler);
+    assert.equal(meta.type, "OneCycleLR");
+    assert.equal(meta.state.last_epoch, 3);
+    assert.deepEqual(
+      JSON.parse(file.metadata.optimizer).param_groups.map((g: { max_lr: number }) => g.max_lr),
+      [0.1, 0.05],
+    );
+
+    const c = make();
+    const saved = await readTrainingState(path);
+    assert.equal(saved.scheduler?.type, "OneCycleLR");
+    saved.restore({ model: c.model, optimizer: c.optimizer, scheduler: c.scheduler, rng: c.rng });
+    const rest = await train(c, 3, 6);
+    assert.deepEqual([...first.losses, ...rest.losses], straight.losses);
+    assert.deepEqual([...first.lrs, ...rest.lrs], straight.lrs);
+
+    // Checked before anything is restored.
+    const d = make();
+    const before = await d.model.lstm.stateDict().weight_ih_l0.data();
+    const step = new StepLR(d.optimizer, { stepSize: 1 });
+    const plateau = new ReduceLROnPlateau(new Adam(d.model.parameters()));
+    const cases: [Parameters<typeof saved.restore>[0], RegExp][] = [
+      [
+        { model: d.model, optimizer: d.optimizer, scheduler: step },
+        /cannot restore: its scheduler state is OneCycleLR's, not StepLR's/,
+      ],
+      [
+        { model: d.model, scheduler: d.scheduler },
+        /a scheduler is restored with its optimizer: give both/,
+      ],
+      [
+        { model: d.model, optimizer: d.optimizer, scheduler: plateau },
+        /the scheduler given is not a scheduler of the optimizer given/,
+      ],
+    ];
+    for (const [target, message] of cases) {
+      assert.throws(() => saved.restore(target), message);
+      assert.deepEqual(await d.model.lstm.stateDict().weight_ih_l0.data(), before);
+      assert.equal(d.scheduler.lastEpoch, 0);
+    }
+    const none = `${dir}/none.safetensors`;
+    await saveTrainingState(none, { model: d.model, optimizer: d.optimizer, step: 0 });
+    const noScheduler = await readTrainingState(none);
+    assert.throws(
+      () => noScheduler.restore({ model: d.model, optimizer: d.optimizer, scheduler: d.scheduler }),
+      /it holds no scheduler state/,
+    );
+    await assert.rejects(
+      () => saveTrainingState(none, { model: d.model, scheduler: d.scheduler, step: 0 }),
+      /the scheduler is saved with its optimizer/,
+    );
+  });
 });

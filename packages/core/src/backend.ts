@@ -73,6 +73,17 @@ export interface Backend {
   relu(x: Handle): Handle;
   /** 1 where x > 0, else 0 (float32). The derivative of relu. */
   step(x: Handle): Handle;
+  /**
+   * The error function erf(x) = 2/sqrt(pi) * integral_0^x e^(-t^2) dt, elementwise, to within
+   * 1.5e-7 absolute (tfjs's approximation; native uses libm's erff). Exact GELU needs it.
+   */
+  erf(x: Handle): Handle;
+  /**
+   * Elementwise selection: `a` where `cond` != 0, else `b`; the three broadcast together.
+   * `cond` is float32 (core's masks hold 0 and 1). Unlike cond * a + (1 - cond) * b, an
+   * infinity or NaN in the branch not taken never reaches the result.
+   */
+  where(cond: Handle, a: Handle, b: Handle): Handle;
 
   // --- Linear algebra and reductions ---------------------------------------------------
   /** 2-D matrix product op(a) @ op(b), where op transposes when the flag is set. */
@@ -81,6 +92,12 @@ export interface Backend {
   sum(x: Handle, axes: readonly number[], keepDims: boolean): Handle;
   /** Maximum over `axes` (no gradient is ever needed: core uses it only for stability). */
   max(x: Handle, axes: readonly number[], keepDims: boolean): Handle;
+  /**
+   * Index (int32) of the maximum along `axis`, which is dropped: [.., n, ..] -> [.., ..].
+   * Ties give the first index and a NaN counts as the maximum (the first NaN wins), as
+   * PyTorch's `argmax`. `n` is at least 1.
+   */
+  argMax(x: Handle, axis: number): Handle;
 
   // --- Movement ------------------------------------------------------------------------
   /** The same values (row-major) with a new shape of the same size; a new handle. */

@@ -4,8 +4,8 @@
  * @module
  */
 import type { Handle } from "./backend.ts";
-import { getBackend } from "./engine.ts";
-import { needsGrad, Tensor } from "./tensor.ts";
+import { getBackend, tidy } from "./engine.ts";
+import { needsGrad, noGrad, Tensor } from "./tensor.ts";
 import { broadcastShapes, formatShape as fmt, sizeOf } from "./shape.ts";
 import { sigmoidGrad, stepMask, tanhGrad } from "./grad.ts";
 
@@ -135,38 +135,44 @@ function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
 
 type BinaryKernel = "add" | "sub" | "mul" | "div";
 
+/** A number operand as a scalar tensor (PyTorch's `x + 2`). */
+function operand(v: Tensor | number): Tensor {
+  return typeof v === "number" ? full([], v) : v;
+}
+
 function binary(
   kernel: BinaryKernel,
-  a: Tensor,
-  b: Tensor,
-  backward: (g: Tensor) => [Tensor, Tensor],
+  x: Tensor | number,
+  y: Tensor | number,
+  backward: (g: Tensor, a: Tensor, b: Tensor) => [Tensor, Tensor],
 ): Tensor {
+  const [a, b] = [operand(x), operand(y)];
   const shape = broadcastShapes(a.shape, b.shape, kernel);
   const out = wrap(B()[kernel](a.handle, b.handle), shape);
   return record(kernel, [a, b], out, (g) => {
-    const [ga, gb] = backward(g);
+    const [ga, gb] = backward(g, a, b);
     return [unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)];
   });
 }
 
-/** a + b, broadcasting like `torch.add`. */
-export function add(a: Tensor, b: Tensor): Tensor {
+/** a + b, broadcasting like `torch.add`; either may be a number. */
+export function add(a: Tensor | number, b: Tensor | number): Tensor {
   return binary("add", a, b, (g) => [g, g]);
 }
 
-/** a - b, broadcasting like `torch.sub`. */
-export function sub(a: Tensor, b: Tensor): Tensor {
+/** a - b, broadcasting like `torch.sub`; either may be a number. */
+export function sub(a: Tensor | number, b: Tensor | number): Tensor {
   return binary("sub", a, b, (g) => [g, neg(g)]);
 }
 
-/** a * b elementwise, broadcasting like `torch.mul`. */
-export function mul(a: Tensor, b: Tensor): Tensor {
-  return binary("mul", a, b, (g) => [mul(g, b), mul(g, a)]);
+/** a * b elementwise, broadcasting like `torch.mul`; either may be a number. */
+export function mul(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary("mul", a, b, (g, a, b) => [mul(g, b), mul(g, a)]);
 }
 
-/** a / b elementwise, broadcasting like `torch.div`. */
-export function div(a: Tensor, b: Tensor): Tensor {
-  return binary("div", a, b, (g) => [div(g, b), neg(div(mul(g, a), mul(b, b)))]);
+/** a / b elementwise, broadcasting like `torch.div`; either may be a number. */
+export function div(a: Tensor | number, b: Tensor | number): Tensor {
+  return binary("div", a, b, (g, a, b) => [div(g, b), neg(div(mul(g, a), mul(b, b)))]);
 }
 
 /** a * s for a number s. */
@@ -174,7 +180,7 @@ export function scale(a: Tensor, s: number): Tensor {
   return record("scale", [a], wrap(B().scale(a.handle, s), a.shape), (g) => [scale(g, s)]);
 }
 
-type UnaryKernel = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu";
+type UnaryKernel = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "erf";
 
 function unary(kernel: UnaryKernel, x: Tensor, backward: (g: Tensor, y: Tensor) => Tensor) {
   const y = wrap(B()[kernel](x.handle), x.shape);
@@ -216,36 +222,287 @@ export function relu(x: Tensor): Tensor {
   return unary("relu", x, (g) => mul(g, stepMask(x)));
 }
 
+/** The error function elementwise (`torch.erf`); its gradient is 2/sqrt(pi) e^(-x^2). */
+export function erf(x: Tensor): Tensor {
+  return unary("erf", x, (g) => mul(g, scale(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI))));
+}
+
+/**
+ * Runs `fn` (a forward pass written with other ops) without recording it and frees its
+ * intermediates: the result is one tensor, to which the caller attaches its own gradient.
+ */
+function compute(fn: () => Tensor): Tensor {
+  return tidy(() => noGrad(fn));
+}
+
+/**
+ * GELU, exact (erf) form as PyTorch's default `approximate='none'`:
+ * x * 0.5 * (1 + erf(x / sqrt 2)); gradient Phi(x) + x phi(x) as PyTorch computes it.
+ */
+export function gelu(x: Tensor): Tensor {
+  const cdf = (v: Tensor) => scale(add(erf(scale(v, Math.SQRT1_2)), 1), 0.5);
+  const y = compute(() => mul(x, cdf(x)));
+  return record("gelu", [x], y, (g) => {
+    const pdf = scale(exp(scale(mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+    return [mul(g, add(cdf(x), mul(x, pdf)))];
+  });
+}
+
+/** |x| elementwise; the gradient is sign(x) (0 at 0), as in PyTorch. */
+export function abs(x: Tensor): Tensor {
+  const y = compute(() => where(stepMask(neg(x)), neg(x), x));
+  return record("abs", [x], y, (g) => [mul(g, sub(stepMask(x), stepMask(neg(x))))]);
+}
+
+/**
+ * x ** p for a number p without recording: the specializations of PyTorch's CPU kernel
+ * (p = 0.5, 2, 3, -0.5, -1, -2), other integers by repeated squaring (so a negative base
+ * works), anything else as exp(p log x) (NaN for a negative base, as std::pow).
+ */
+function powValue(x: Tensor, p: number): Tensor {
+  if (p === 0) return full(x.shape, 1);
+  if (p === 1) return scale(x, 1);
+  if (p === 0.5) return sqrt(x);
+  if (p === -0.5) return div(1, sqrt(x));
+  if (Number.isInteger(p) && Math.abs(p) <= 2 ** 31) {
+    if (p < 0) return div(1, powValue(x, -p));
+    if (p === 3) return mul(mul(x, x), x);
+    let result: Tensor | null = null;
+    let base = x;
+    for (let e = p; e > 0; e = Math.floor(e / 2)) {
+      if (e % 2) result = result ? mul(result, base) : base;
+      if (e > 1) base = mul(base, base);
+    }
+    return result!;
+  }
+  return exp(scale(log(x), p));
+}
+
+/**
+ * x ** p elementwise for a number p (`torch.pow(x, p)`); gradient p x^(p-1), and 0 when
+ * p is 0, as PyTorch. Integer p accepts a negative base; other p give NaN for it.
+ */
+export function pow(x: Tensor, p: number): Tensor {
+  if (typeof p !== "number") {
+    throw new Error(`rnnkit: pow: the exponent must be a number, got ${typeof p}`);
+  }
+  const y = compute(() => powValue(x, p));
+  return record(
+    "pow",
+    [x],
+    y,
+    (g) => [p === 0 ? zeros(x.shape) : mul(g, scale(powValue(x, p - 1), p))],
+  );
+}
+
+/**
+ * x limited to [min, max] (`torch.clamp`); either bound may be null or undefined, not both.
+ * With min > max every value is max, as PyTorch. The gradient passes where
+ * min <= x <= max (inclusive) and is 0 elsewhere, as PyTorch.
+ */
+export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  const [lo, hi] = [min ?? null, max ?? null];
+  if (lo === null && hi === null) {
+    throw new Error("rnnkit: clamp: at least one of min and max must be given");
+  }
+  const y = compute(() => {
+    let out = x;
+    if (lo !== null) out = where(stepMask(sub(lo, x)), lo, out);
+    if (hi !== null) out = where(stepMask(sub(out, hi)), hi, out);
+    return out === x ? scale(x, 1) : out;
+  });
+  return record("clamp", [x], y, (g) => {
+    let mask: Tensor | null = null;
+    // x >= lo is 1 - (lo - x > 0); x <= hi is 1 - (x - hi > 0).
+    if (lo !== null) mask = sub(1, stepMask(sub(lo, x)));
+    if (hi !== null) {
+      mask = mask ? mul(mask, sub(1, stepMask(sub(x, hi)))) : sub(1, stepMask(sub(x, hi)));
+    }
+    return [mul(g, mask!)];
+  });
+}
+
+/**
+ * `a` where `cond` is nonzero, else `b` (`torch.where(cond, a, b)`), broadcasting all
+ * three. `cond` is a float32 tensor of 0s and 1s standing for a bool tensor (rnnkit has no
+ * bool dtype): any nonzero value picks `a`. `a` or `b` may be a number. The gradient goes
+ * to `a` where cond holds and to `b` elsewhere; `cond` gets none. An infinity or NaN in
+ * the branch not taken does not reach the result (nor its gradient).
+ */
+export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  const [ta, tb] = [operand(a), operand(b)];
+  if (cond.dtype !== "float32") {
+    throw new Error(
+      `rnnkit: where: cond must be a float32 tensor of 0s and 1s, got ${cond.dtype} ` +
+        `${fmt(cond.shape)}`,
+    );
+  }
+  let shape: number[];
+  try {
+    shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, "where"), tb.shape, "where");
+  } catch {
+    throw new Error(
+      `rnnkit: where: shapes cond ${fmt(cond.shape)}, a ${fmt(ta.shape)} and b ` +
+        `${fmt(tb.shape)} do not broadcast`,
+    );
+  }
+  const out = wrap(B().where(cond.handle, ta.handle, tb.handle), shape);
+  return record("where", [ta, tb], out, (g) => [
+    unbroadcast(where(cond, g, 0), ta.shape),
+    unbroadcast(where(cond, 0, g), tb.shape),
+  ]);
+}
+
+/**
+ * `x` with `value` where `mask` is nonzero (`Tensor.masked_fill`); `mask` is a float32 0/1
+ * tensor that broadcasts to x's shape. Filling with -Infinity (attention masks) is safe.
+ * The gradient passes where the mask is 0.
+ */
+export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
+  const shape = broadcastShapes(mask.shape, x.shape, "maskedFill");
+  if (shape.join() !== x.shape.join()) {
+    throw new Error(
+      `rnnkit: maskedFill: mask ${fmt(mask.shape)} does not broadcast to the input's shape ` +
+        `${fmt(x.shape)}`,
+    );
+  }
+  return where(mask, value, x);
+}
+
+/**
+ * Binary cross-entropy of probabilities `input` in [0, 1] against `target` (the same
+ * shape), elementwise, as `torch.nn.functional.binary_cross_entropy(reduction='none')`:
+ * w ((y - 1) max(log(1 - x), -100) - y max(log x, -100)), with the optional `weight` w
+ * broadcast to the input's shape. Gradients are PyTorch's: w (x - y) / max(x (1 - x), 1e-12)
+ * to the input (finite at x = 0 and 1), w (log(1 - x) - log x) to the target. Values of
+ * `input` outside [0, 1] are not checked (PyTorch refuses them) and give NaN.
+ */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, weight?: Tensor | null): Tensor {
+  if (target.shape.join() !== input.shape.join()) {
+    throw new Error(
+      `rnnkit: binaryCrossEntropy: target ${fmt(target.shape)} must have the input's shape ` +
+        `${fmt(input.shape)}`,
+    );
+  }
+  if (
+    weight &&
+    broadcastShapes(weight.shape, input.shape, "binaryCrossEntropy").join() !== input.shape.join()
+  ) {
+    throw new Error(
+      `rnnkit: binaryCrossEntropy: weight ${fmt(weight.shape)} does not broadcast to the ` +
+        `input's shape ${fmt(input.shape)}`,
+    );
+  }
+  // max(log v, -100), with log 0 taken as -100 outright: WebGL's log(0) is about -88.
+  const clampedLog = (v: Tensor) => where(stepMask(v), clamp(log(v), -100), -100);
+  const y = compute(() => {
+    const losses = sub(
+      mul(sub(target, 1), clampedLog(sub(1, input))),
+      mul(target, clampedLog(input)),
+    );
+    return weight ? mul(losses, weight) : losses;
+  });
+  return record("binaryCrossEntropy", [input, target], y, (g) => {
+    const w = (t: Tensor) => (weight ? mul(t, weight) : t);
+    const gx = div(mul(g, sub(input, target)), clamp(mul(sub(1, input), input), 1e-12));
+    return [w(gx), w(mul(g, sub(log(sub(1, input)), log(input))))];
+  });
+}
+
 // --- Linear algebra and reductions -------------------------------------------------------
 
-/** op(a) @ op(b) for 2-D tensors; op transposes when the flag is set (default false). */
+/**
+ * Matrix product, as `torch.matmul` for 2-D and 3-D operands: [m, k] @ [k, n] -> [m, n];
+ * batched (`torch.bmm`) [b, m, k] @ [b, k, n] -> [b, m, n], where a batch of 1 broadcasts;
+ * and a 3-D operand by a 2-D one ([b, m, k] @ [k, n] or [m, k] @ [b, k, n]), which
+ * broadcasts the 2-D one over the batch. `transposeA`/`transposeB` (default false)
+ * transpose the last two axes of an operand first.
+ */
 export function matmul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
-  if (a.shape.length !== 2 || b.shape.length !== 2) {
-    throw new Error(`rnnkit: matmul needs 2-D tensors, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  const [ra, rb] = [a.shape.length, b.shape.length];
+  if (ra < 2 || ra > 3 || rb < 2 || rb > 3) {
+    throw new Error(
+      `rnnkit: matmul needs 2-D or 3-D tensors, got ${fmt(a.shape)} and ${fmt(b.shape)}`,
+    );
   }
-  const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : a.shape;
-  const [k2, n] = transposeB ? [b.shape[1], b.shape[0]] : b.shape;
-  if (k !== k2) {
+  const rows = (t: Tensor, flag: boolean) => t.shape.at(flag ? -1 : -2)!;
+  const cols = (t: Tensor, flag: boolean) => t.shape.at(flag ? -2 : -1)!;
+  if (cols(a, transposeA) !== rows(b, transposeB)) {
     throw new Error(
       `rnnkit: matmul: inner sizes differ: ${fmt(a.shape)}${transposeA ? "^T" : ""} @ ` +
         `${fmt(b.shape)}${transposeB ? "^T" : ""}`,
     );
   }
+  if (ra === 2 && rb === 2) return matmul2d(a, b, transposeA, transposeB);
+  const [m, n] = [rows(a, transposeA), cols(b, transposeB)];
+  if (rb === 2) {
+    // [batch, m, k] @ [k, n]: one product of the stacked rows.
+    const a2 = transposeA ? transpose(a, [0, 2, 1]) : a;
+    const product = matmul2d(reshape(a2, [-1, a2.shape[2]]), b, false, transposeB);
+    return reshape(product, [a.shape[0], m, n]);
+  }
+  if (ra === 2) {
+    // [m, k] @ [batch, k, n]: a @ [k, batch * n], then the batch axis moved first.
+    const b3 = transposeB ? transpose(b, [0, 2, 1]) : b;
+    const wide = reshape(transpose(b3, [1, 0, 2]), [b3.shape[1], -1]);
+    const product = reshape(matmul2d(a, wide, transposeA, false), [m, b.shape[0], n]);
+    return transpose(product, [1, 0, 2]);
+  }
+  const [ba, bb] = [a.shape[0], b.shape[0]];
+  if (ba !== bb && ba !== 1 && bb !== 1) {
+    throw new Error(
+      `rnnkit: matmul: batch sizes differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`,
+    );
+  }
+  // A batch of 1 against a larger one is the 3-D by 2-D product.
+  if (bb === 1 && ba !== 1) return matmul(a, reshape(b, b.shape.slice(1)), transposeA, transposeB);
+  if (ba === 1 && bb !== 1) return matmul(reshape(a, a.shape.slice(1)), b, transposeA, transposeB);
+  const as = unstack(a);
+  const bs = unstack(b);
+  const batch = Math.max(ba, bb);
+  const outs = Array.from(
+    { length: batch },
+    (_, i) => matmul2d(as[ba === 1 ? 0 : i], bs[bb === 1 ? 0 : i], transposeA, transposeB),
+  );
+  return stack(outs);
+}
+
+/** Batched product [b, m, k] @ [b, k, n] -> [b, m, n] (`torch.bmm`: both 3-D, same batch). */
+export function bmm(a: Tensor, b: Tensor): Tensor {
+  if (a.shape.length !== 3 || b.shape.length !== 3 || a.shape[0] !== b.shape[0]) {
+    throw new Error(
+      `rnnkit: bmm needs 3-D tensors with the same batch size, got ${fmt(a.shape)} and ` +
+        `${fmt(b.shape)}`,
+    );
+  }
+  return matmul(a, b);
+}
+
+/** op(a) @ op(b) for 2-D tensors, checked by `matmul`: one backend product. */
+function matmul2d(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor {
+  const m = transposeA ? a.shape[1] : a.shape[0];
+  const n = transposeB ? b.shape[0] : b.shape[1];
   const out = wrap(B().matmul(a.handle, b.handle, transposeA, transposeB), [m, n]);
   return record("matmul", [a, b], out, (g) => [
-    transposeA ? matmul(b, g, transposeB, true) : matmul(g, b, false, !transposeB),
-    transposeB ? matmul(g, a, true, transposeA) : matmul(a, g, !transposeA, false),
+    transposeA ? matmul2d(b, g, transposeB, true) : matmul2d(g, b, false, !transposeB),
+    transposeB ? matmul2d(g, a, true, transposeA) : matmul2d(a, g, !transposeA, false),
   ]);
 }
 
-function normAxes(axes: number | readonly number[] | undefined, rank: number): number[] {
+function normAxes(
+  axes: number | readonly number[] | undefined,
+  rank: number,
+  op?: string,
+): number[] {
   const list = axes === undefined
     ? [...Array(rank).keys()]
     : typeof axes === "number"
     ? [axes]
     : axes;
   return list.map((a) => {
-    if (a < -rank || a >= rank) throw new Error(`rnnkit: axis ${a} out of range for rank ${rank}`);
+    if (!Number.isInteger(a) || a < -rank || a >= rank) {
+      throw new Error(`rnnkit: ${op ? `${op}: ` : ""}axis ${a} out of range for rank ${rank}`);
+    }
     return a < 0 ? a + rank : a;
   });
 }
@@ -273,6 +530,36 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
   return scale(sum(x, ax, keepDims), 1 / n);
 }
 
+/** Options of `var` and `std`, with PyTorch's defaults. */
+export interface VarOptions {
+  /** The divisor is N - correction (Bessel's correction). Default 1, as PyTorch. */
+  correction?: number;
+  /** Keep the reduced axes as size 1. Default false. */
+  keepDims?: boolean;
+}
+
+/**
+ * Variance over `axes` (default: all), sum((x - mean)^2) / (N - correction), as
+ * `torch.var` (correction default 1; N - correction <= 0 gives inf or NaN, as PyTorch).
+ */
+function variance(x: Tensor, axes?: number | readonly number[], options: VarOptions = {}): Tensor {
+  const { correction = 1, keepDims = false } = options;
+  const ax = normAxes(axes, x.shape.length);
+  const n = ax.reduce((p, a) => p * x.shape[a], 1);
+  const d = sub(x, mean(x, ax, true));
+  return scale(sum(mul(d, d), ax, keepDims), 1 / Math.max(0, n - correction));
+}
+export { variance as var };
+
+/** Standard deviation over `axes` (default: all): sqrt(var), as `torch.std`. */
+export function std(
+  x: Tensor,
+  axes?: number | readonly number[],
+  options: VarOptions = {},
+): Tensor {
+  return sqrt(variance(x, axes, options));
+}
+
 /** Max over `axes`, as a constant: no gradient flows through it. keepDims: default false. */
 export function maxDetached(x: Tensor, axes: number | readonly number[], keepDims = false): Tensor {
   const ax = normAxes(axes, x.shape.length);
@@ -284,6 +571,134 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   // Shifting by the (constant) max changes no gradient, so it needs none.
   const shifted = sub(x, maxDetached(x, axis, true));
   return sub(shifted, log(sum(exp(shifted), axis, true)));
+}
+
+/** softmax(x) along `axis` (default -1, the last), computed stably as `torch.softmax`. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const e = exp(sub(x, maxDetached(x, axis, true)));
+  return div(e, sum(e, axis, true));
+}
+
+/** A reduction's one axis, checked: in range, and an index needs a value to point at. */
+function reductionAxis(op: string, x: Tensor, dim: number): number {
+  const rank = Math.max(x.shape.length, 1);
+  if (!Number.isInteger(dim) || dim < -rank || dim >= rank) {
+    throw new Error(`rnnkit: ${op}: dim ${dim} out of range for shape ${fmt(x.shape)}`);
+  }
+  if (x.size === 0) throw new Error(`rnnkit: ${op}: cannot reduce the empty ${fmt(x.shape)}`);
+  if (x.dtype !== "float32") {
+    throw new Error(`rnnkit: ${op}: needs a float32 tensor, got ${x.dtype} ${fmt(x.shape)}`);
+  }
+  return dim < 0 ? dim + rank : dim;
+}
+
+/** The backend's argMax of `x` along `dim` (all axes, flattened, when undefined). */
+function argMaxHandle(op: string, x: Tensor, dim: number | undefined, keepDim: boolean) {
+  const b = B();
+  const whole = dim === undefined || x.shape.length === 0;
+  const ax = whole ? 0 : reductionAxis(op, x, dim);
+  if (whole) reductionAxis(op, x, dim ?? 0);
+  const flat = whole ? b.reshape(x.handle, [x.size]) : x.handle;
+  let h = b.argMax(flat, ax);
+  if (whole) b.dispose(flat);
+  const shape = whole
+    ? (keepDim ? x.shape.map(() => 1) : [])
+    : keepDim
+    ? x.shape.map((d, i) => (i === ax ? 1 : d))
+    : x.shape.filter((_, i) => i !== ax);
+  if (keepDim && shape.length) {
+    const kept = b.reshape(h, shape);
+    b.dispose(h);
+    h = kept;
+  }
+  return { h, shape, ax };
+}
+
+/**
+ * Index of the maximum (int32), as `torch.argmax`: over the flattened tensor without
+ * `dim` (a scalar, or all 1s with keepDim), else along `dim` (dropped unless keepDim,
+ * default false). Ties give the first index; a NaN counts as the maximum. Not
+ * differentiable.
+ */
+export function argmax(x: Tensor, dim?: number, keepDim = false): Tensor {
+  const { h, shape } = argMaxHandle("argmax", x, dim, keepDim);
+  return new Tensor(h, shape, "int32");
+}
+
+/** Index of the minimum (int32), as `torch.argmin`; otherwise as `argmax`. */
+export function argmin(x: Tensor, dim?: number, keepDim = false): Tensor {
+  reductionAxis("argmin", x, dim ?? 0);
+  const negated = noGrad(() => neg(x));
+  try {
+    const { h, shape } = argMaxHandle("argmin", negated, dim, keepDim);
+    return new Tensor(h, shape, "int32");
+  } finally {
+    negated.dispose();
+  }
+}
+
+/** The maxima or minima along a dim and where they are, as PyTorch's `torch.return_types.max`. */
+export interface ValuesIndices {
+  /** The maxima (or minima); differentiable. */
+  values: Tensor;
+  /** Their indices along the dim (int32), the first one among ties. */
+  indices: Tensor;
+}
+
+/**
+ * The maximum, as `torch.max`: without `dim`, of all values (a scalar; ties share the
+ * gradient evenly, as PyTorch); with `dim`, `{ values, indices }` along it (dropped unless
+ * keepDim, default false), the gradient going to the first maximum of each row (the one
+ * `indices` names), as PyTorch.
+ */
+export function max(x: Tensor): Tensor;
+/** The maxima along `dim` and their int32 indices (first among ties); see above. */
+export function max(x: Tensor, dim: number, keepDim?: boolean): ValuesIndices;
+export function max(x: Tensor, dim?: number, keepDim = false): Tensor | ValuesIndices {
+  reductionAxis("max", x, dim ?? 0);
+  const rank = x.shape.length;
+  if (dim === undefined) {
+    const y = wrap(
+      rank ? B().max(x.handle, [...x.shape.keys()], false) : B().scale(x.handle, 1),
+      [],
+    );
+    return record("max", [x], y, (g) => {
+      // Ties share the gradient: mask = (x == max) = 1 - (max - x > 0).
+      const mask = sub(1, stepMask(sub(y, x)));
+      return [mul(div(g, sum(mask)), mask)];
+    });
+  }
+  const { h, shape, ax } = argMaxHandle("max", x, dim, keepDim);
+  const indices = new Tensor(h, shape, "int32");
+  const top = rank ? B().max(x.handle, [ax], keepDim) : B().scale(x.handle, 1);
+  const values = record("max", [x], wrap(top, shape), (g) => {
+    if (!rank) return [g];
+    // To the position argmax names (found again: the caller may have freed `indices`),
+    // through a one-hot mask made as [rows, n] with `ax` last. The product, not the mask,
+    // is moved back: tfjs-webgpu mis-transposes oneHot's (relabeled int32) results.
+    const at = argMaxHandle("max", x, dim, false);
+    const rows = sizeOf(at.shape);
+    const idx = new Tensor(B().reshape(at.h, [rows]), [rows], "int32");
+    B().dispose(at.h);
+    const last = [...x.shape.keys()].filter((i) => i !== ax).concat(ax);
+    const spread = mul(reshape(g, [rows, 1]), oneHot(idx, x.shape[ax]));
+    const moved = reshape(spread, last.map((i) => x.shape[i]));
+    return [transpose(moved, [...x.shape.keys()].map((i) => last.indexOf(i)))];
+  });
+  return { values, indices };
+}
+
+/**
+ * The minimum, as `torch.min`: without `dim` of all values, with `dim` `{ values, indices }`
+ * along it; ties and gradients as `max`.
+ */
+export function min(x: Tensor): Tensor;
+/** The minima along `dim` and their int32 indices (first among ties); see above. */
+export function min(x: Tensor, dim: number, keepDim?: boolean): ValuesIndices;
+export function min(x: Tensor, dim?: number, keepDim = false): Tensor | ValuesIndices {
+  if (dim === undefined) return neg(max(neg(x)));
+  const { values, indices } = max(neg(x), dim, keepDim);
+  return { values: neg(values), indices };
 }
 
 // --- Movement ----------------------------------------------------------------------------
@@ -308,17 +723,114 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return record("reshape", [x], out, (g) => [reshape(g, x.shape)]);
 }
 
-/** Axes permuted: result axis i is `x`'s axis perm[i] (`torch.permute`). */
-export function transpose(x: Tensor, perm: readonly number[]): Tensor {
-  const out = wrap(B().transpose(x.handle, perm), perm.map((p) => x.shape[p]));
+/**
+ * Axes permuted: `transpose(x, perm)` puts x's axis perm[i] at axis i (`torch.permute`);
+ * `transpose(x, dim0, dim1)` swaps two axes (`torch.transpose`). Negative axes count
+ * from the end.
+ */
+export function transpose(x: Tensor, perm: readonly number[]): Tensor;
+/** Axes dim0 and dim1 swapped (`torch.transpose`); see above. */
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor;
+export function transpose(
+  x: Tensor,
+  permOrDim0: readonly number[] | number,
+  dim1?: number,
+): Tensor {
+  const rank = x.shape.length;
+  let perm: number[];
+  if (typeof permOrDim0 === "number") {
+    const [a, b] = normAxes([permOrDim0, dim1 ?? NaN], rank, "transpose");
+    perm = [...Array(rank).keys()];
+    [perm[a], perm[b]] = [b, a];
+  } else {
+    perm = normAxes(permOrDim0, rank, "transpose");
+    if (perm.length !== rank || new Set(perm).size !== rank) {
+      throw new Error(
+        `rnnkit: transpose: [${permOrDim0}] is not a permutation of the axes of ${fmt(x.shape)}`,
+      );
+    }
+  }
+  // The identity permutation is a view (tfjs-webgpu's identity transpose of a oneHot
+  // result has corrupted other tensors).
+  const identity = perm.every((p, i) => p === i);
+  const shape = perm.map((p) => x.shape[p]);
+  const out = wrap(identity ? B().reshape(x.handle, shape) : B().transpose(x.handle, perm), shape);
   const inverse = perm.map((_, i) => perm.indexOf(i));
   return record("transpose", [x], out, (g) => [transpose(g, inverse)]);
 }
 
+/** Axes permuted: result axis i is x's axis dims[i] (`torch.permute`). */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  return transpose(x, dims);
+}
+
+/**
+ * `length` consecutive entries of `x` along `dim` from `start` (negative: from the end),
+ * as `torch.narrow`; the gradient is zero outside them.
+ */
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  const ax = normAxes(dim, x.shape.length, "narrow")[0];
+  const size = x.shape[ax];
+  const from = start < 0 ? start + size : start;
+  if (
+    !Number.isInteger(from) || !Number.isInteger(length) || from < 0 || length < 0 ||
+    from + length > size
+  ) {
+    throw new Error(
+      `rnnkit: narrow: start ${start}, length ${length} do not fit dim ${dim} of ` +
+        `${fmt(x.shape)}`,
+    );
+  }
+  const sizes = [from, length, size - from - length];
+  const shape = x.shape.map((d, i) => (i === ax ? length : d));
+  let out: Tensor;
+  if (length === size) out = wrap(B().reshape(x.handle, x.shape), shape);
+  else if (length === 0) out = wrap(B().fill(shape, 0), shape);
+  else {
+    const kept = sizes.filter((n) => n > 0);
+    const pieces = B().split(x.handle, kept, ax);
+    const mine = from > 0 ? 1 : 0;
+    pieces.forEach((h, i) => i !== mine && B().dispose(h));
+    out = wrap(pieces[mine], shape);
+  }
+  return record("narrow", [x], out, (g) => {
+    const parts = sizes.map((n, i) =>
+      i === 1 ? g : zeros(x.shape.map((d, j) => (j === ax ? n : d)))
+    );
+    return [concat(parts.filter((_, i) => i === 1 || sizes[i] > 0), ax)];
+  });
+}
+
+/**
+ * The entries of `x` at int32 `index` [n] along `dim` (`torch.index_select`): that axis
+ * becomes n long. Repeated indices accumulate their gradients.
+ */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  const ax = normAxes(dim, x.shape.length, "indexSelect")[0];
+  if (index.dtype !== "int32" || index.shape.length > 1) {
+    throw new Error(
+      `rnnkit: indexSelect: index must be an int32 tensor [n], got ${index.dtype} ` +
+        `${fmt(index.shape)}`,
+    );
+  }
+  const bad = index.hostInts?.find((i) => i < 0 || i >= x.shape[ax]);
+  if (bad !== undefined) {
+    throw new Error(
+      `rnnkit: indexSelect: index ${bad} out of range for dim ${dim} of ${fmt(x.shape)}`,
+    );
+  }
+  const idx = index.shape.length ? index : reshape(index, [1]);
+  if (ax === 0) return gather(x, idx);
+  const front = [ax, ...[...x.shape.keys()].filter((i) => i !== ax)];
+  const picked = gather(transpose(x, front), idx);
+  return transpose(picked, front.map((_, i) => front.indexOf(i)));
+}
+
 /** Joins tensors along `axis` (negative counts from the end), as `torch.cat`. */
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new Error("rnnkit: concat: needs at least one tensor");
   const rank = xs[0].shape.length;
-  const ax = normAxes(axis, rank)[0];
+  const ax = normAxes(axis, rank, "concat")[0];
   for (const t of xs) {
     if (t.shape.length !== rank || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])) {
       throw new Error(
@@ -361,9 +873,26 @@ export function unstack(x: Tensor): Tensor[] {
   return split(x, Array(x.shape[0]).fill(1), 0).map((t) => reshape(t, x.shape.slice(1)));
 }
 
-/** Stacks same-shaped tensors along a new axis 0. */
-export function stack(xs: readonly Tensor[]): Tensor {
-  return concat(xs.map((t) => reshape(t, [1, ...t.shape])), 0);
+/**
+ * Stacks same-shaped tensors along a new axis `dim` (default 0; negative counts from the
+ * end of the result's axes), as `torch.stack`.
+ */
+export function stack(xs: readonly Tensor[], dim = 0): Tensor {
+  if (xs.length === 0) throw new Error("rnnkit: stack: needs at least one tensor");
+  const shape = xs[0].shape;
+  if (xs.some((t) => t.shape.join() !== shape.join())) {
+    throw new Error(
+      `rnnkit: stack: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ`,
+    );
+  }
+  const ax = normAxes(dim, shape.length + 1, "stack")[0];
+  const inserted = [...shape.slice(0, ax), 1, ...shape.slice(ax)];
+  return concat(xs.map((t) => reshape(t, inserted)), ax);
+}
+
+/** Joins tensors along `dim` (default 0), as `torch.cat`: `concat` under PyTorch's name. */
+export function cat(xs: readonly Tensor[], dim = 0): Tensor {
+  return concat(xs, dim);
 }
 
 /**

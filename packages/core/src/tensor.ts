@@ -10,6 +10,8 @@
  */
 import type { Backend, DType, Handle } from "./backend.ts";
 import { getBackend, keep, track, untrack } from "./engine.ts";
+// Only called inside methods, so the import cycle (ops.ts makes Tensors) is harmless.
+import * as ops from "./ops.ts";
 
 /** Maps the gradients of a node's outputs to the gradients of its inputs. */
 export type BackwardFn = (grads: Tensor[]) => (Tensor | null)[];
@@ -125,6 +127,33 @@ export class Tensor {
   /** The number of elements (PyTorch's `numel()`). */
   get size(): number {
     return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  /**
+   * Sets `requiresGrad` (default true) and returns this tensor (PyTorch's `requires_grad_`).
+   * Only float32 leaves can require gradients; a tensor made by an op already tracks them.
+   */
+  requiresGrad_(flag = true): this {
+    if (flag && this.dtype !== "float32") {
+      throw new Error(`rnnkit: requiresGrad_(): only float32 tensors can require gradients`);
+    }
+    if (this.node && !flag) {
+      throw new Error(
+        `rnnkit: requiresGrad_(false) on the output of op ${this.node.name}: only leaf ` +
+          "tensors' flag can change; use detach() for a tensor without history",
+      );
+    }
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** Fills this tensor with zeros in place, keeping its identity (PyTorch's `zero_()`). */
+  zero_(): this {
+    if (this.dtype !== "float32") throw new Error("rnnkit: zero_(): needs a float32 tensor");
+    const zeroed = this.#backend.fill(this.shape, 0);
+    this.#backend.dispose(this.#own());
+    this.#handle = zeroed;
+    return this;
   }
 
   /** Whether `dispose()` has freed the storage. */
@@ -243,13 +272,191 @@ export class Tensor {
     const assigned = new Set<Tensor>();
     for (const [t, g] of grads) {
       if (t.node || !t.requiresGrad) continue;
+      // Accumulate into an existing .grad in place, as PyTorch does (its identity stays).
+      if (t.grad) {
+        t.grad.assign(addTensors(t.grad, g));
+        continue;
+      }
       // Two leaves may share one gradient tensor (e.g. a + b): give each its own.
-      const own = t.grad ? addTensors(t.grad, g) : assigned.has(g) ? g.clone() : g;
-      t.grad?.dispose();
+      // The caller's `grad` (a leaf's own gradient) is copied too: .grad is never aliased.
+      const own = assigned.has(g) || g === grad ? g.clone() : g;
       assigned.add(own);
       // Leaf gradients outlive the step's scope, like parameters do.
       t.grad = keep(own);
     }
+  }
+
+  // --- PyTorch-style methods: each is the op of the same name in ops.ts -----------------
+
+  /** this + other (`ops.add`). */
+  add(other: Tensor | number): Tensor {
+    return ops.add(this, other);
+  }
+
+  /** this - other (`ops.sub`). */
+  sub(other: Tensor | number): Tensor {
+    return ops.sub(this, other);
+  }
+
+  /** this * other elementwise (`ops.mul`). */
+  mul(other: Tensor | number): Tensor {
+    return ops.mul(this, other);
+  }
+
+  /** this / other elementwise (`ops.div`). */
+  div(other: Tensor | number): Tensor {
+    return ops.div(this, other);
+  }
+
+  /** -this (`ops.neg`). */
+  neg(): Tensor {
+    return ops.neg(this);
+  }
+
+  /** Matrix product this @ other, 2-D or batched 3-D (`ops.matmul`). */
+  matmul(other: Tensor): Tensor {
+    return ops.matmul(this, other);
+  }
+
+  /** Sum over `dim` (default: all), dropping it unless keepDim (`ops.sum`). */
+  sum(dim?: number | readonly number[], keepDim = false): Tensor {
+    return ops.sum(this, dim, keepDim);
+  }
+
+  /** Mean over `dim` (default: all), dropping it unless keepDim (`ops.mean`). */
+  mean(dim?: number | readonly number[], keepDim = false): Tensor {
+    return ops.mean(this, dim, keepDim);
+  }
+
+  /** Variance over `dim` (default: all), correction 1 unless given (`ops.var`). */
+  var(dim?: number | readonly number[], options?: ops.VarOptions): Tensor {
+    return ops.var(this, dim, options);
+  }
+
+  /** Standard deviation over `dim` (default: all) (`ops.std`). */
+  std(dim?: number | readonly number[], options?: ops.VarOptions): Tensor {
+    return ops.std(this, dim, options);
+  }
+
+  /** The same values with a new shape, as `x.reshape(2, -1)` or `x.reshape([2, -1])`. */
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    return ops.reshape(this, shape.flat());
+  }
+
+  /** `reshape` under PyTorch's other name (rnnkit's reshapes never copy on the host). */
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    return ops.reshape(this, shape.flat());
+  }
+
+  /** Swaps axes dim0 and dim1 (`torch.transpose`). */
+  transpose(dim0: number, dim1: number): Tensor {
+    return ops.transpose(this, dim0, dim1);
+  }
+
+  /** Axes permuted: result axis i is axis dims[i], as `x.permute(1, 0, 2)` (`ops.permute`). */
+  permute(...dims: number[] | [readonly number[]]): Tensor {
+    return ops.permute(this, dims.flat());
+  }
+
+  /** tanh, elementwise (`ops.tanh`). */
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+
+  /** 1 / (1 + e^-x), elementwise (`ops.sigmoid`). */
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+
+  /** max(x, 0), elementwise (`ops.relu`). */
+  relu(): Tensor {
+    return ops.relu(this);
+  }
+
+  /** GELU, exact erf form (`ops.gelu`). */
+  gelu(): Tensor {
+    return ops.gelu(this);
+  }
+
+  /** e^x, elementwise (`ops.exp`). */
+  exp(): Tensor {
+    return ops.exp(this);
+  }
+
+  /** Natural logarithm, elementwise (`ops.log`). */
+  log(): Tensor {
+    return ops.log(this);
+  }
+
+  /** Square root, elementwise (`ops.sqrt`). */
+  sqrt(): Tensor {
+    return ops.sqrt(this);
+  }
+
+  /** |x|, elementwise (`ops.abs`). */
+  abs(): Tensor {
+    return ops.abs(this);
+  }
+
+  /** x ** exponent for a number exponent (`ops.pow`). */
+  pow(exponent: number): Tensor {
+    return ops.pow(this, exponent);
+  }
+
+  /** Values limited to [min, max]; either bound may be null (`ops.clamp`). */
+  clamp(min?: number | null, max?: number | null): Tensor {
+    return ops.clamp(this, min, max);
+  }
+
+  /** softmax along `dim` (default -1) (`ops.softmax`). */
+  softmax(dim = -1): Tensor {
+    return ops.softmax(this, dim);
+  }
+
+  /** log(softmax) along `dim` (default -1) (`ops.logSoftmax`). */
+  logSoftmax(dim = -1): Tensor {
+    return ops.logSoftmax(this, dim);
+  }
+
+  /** int32 index of the maximum, of all values or along `dim` (`ops.argmax`). */
+  argmax(dim?: number, keepDim = false): Tensor {
+    return ops.argmax(this, dim, keepDim);
+  }
+
+  /** int32 index of the minimum, of all values or along `dim` (`ops.argmin`). */
+  argmin(dim?: number, keepDim = false): Tensor {
+    return ops.argmin(this, dim, keepDim);
+  }
+
+  /** The maximum of all values; with `dim`, `{ values, indices }` along it (`ops.max`). */
+  max(): Tensor;
+  /** The maxima along `dim` and their int32 indices (`ops.max`). */
+  max(dim: number, keepDim?: boolean): ops.ValuesIndices;
+  max(dim?: number, keepDim = false): Tensor | ops.ValuesIndices {
+    return dim === undefined ? ops.max(this) : ops.max(this, dim, keepDim);
+  }
+
+  /** The minimum of all values; with `dim`, `{ values, indices }` along it (`ops.min`). */
+  min(): Tensor;
+  /** The minima along `dim` and their int32 indices (`ops.min`). */
+  min(dim: number, keepDim?: boolean): ops.ValuesIndices;
+  min(dim?: number, keepDim = false): Tensor | ops.ValuesIndices {
+    return dim === undefined ? ops.min(this) : ops.min(this, dim, keepDim);
+  }
+
+  /** `value` where `mask` (float32 0/1) is nonzero (`ops.maskedFill`). */
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return ops.maskedFill(this, mask, value);
+  }
+
+  /** `length` entries along `dim` from `start` (`ops.narrow`). */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return ops.narrow(this, dim, start, length);
+  }
+
+  /** The entries at int32 `index` along `dim` (`ops.indexSelect`). */
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return ops.indexSelect(this, dim, index);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Every core op against PyTorch (tests/fixtures/ops.json): forward values and the gradients
- * of loss = sum_k sum(output_k * upstream_k). Then every primitive of the Backend interface,
+ * of loss = sum_k sum(output_k * upstream_k); int outputs (argmax, max's indices) exactly. Then every primitive of the Backend interface,
  * called directly, so that a backend missing a kernel fails one test named after it.
  */
 import { getBackend, intTensor, liveTensors, ops, type Tensor, tensor, tidy } from "@rnnkit/core";
@@ -12,7 +12,9 @@ import { test } from "../registry.ts";
 // deno-lint-ignore no-explicit-any
 type Args = any;
 
-const INT_INPUTS = new Set(["indices", "gradIndices"]);
+const INT_INPUTS = new Set(["indices", "gradIndices", "index"]);
+/** Float 0/1 masks (rnnkit's bool tensors): they get no gradient. */
+const MASK_INPUTS = new Set(["cond", "mask"]);
 const BINARY = { add: ops.add, sub: ops.sub, mul: ops.mul, div: ops.div };
 const UNARY = {
   neg: ops.neg,
@@ -22,8 +24,12 @@ const UNARY = {
   tanh: ops.tanh,
   sigmoid: ops.sigmoid,
   relu: ops.relu,
+  erf: ops.erf,
+  gelu: ops.gelu,
+  abs: ops.abs,
 };
 const REDUCE = { sum: ops.sum, mean: ops.mean, maxDetached: ops.maxDetached };
+const INDEX = { argmax: ops.argmax, argmin: ops.argmin };
 
 /** Calls ops.<op> the way generate.py's op_reference() calls torch. */
 function run(c: OpCase, x: Record<string, Tensor>): Tensor | Tensor[] {
@@ -37,6 +43,38 @@ function run(c: OpCase, x: Record<string, Tensor>): Tensor | Tensor[] {
       return ops.scale(x.x, a.s);
     case "matmul":
       return ops.matmul(x.a, x.b, a.transposeA, a.transposeB);
+    case "bmm":
+      return ops.bmm(x.a, x.b);
+    case "softmax":
+      return ops.softmax(x.x, a.axis);
+    case "pow":
+      return ops.pow(x.x, a.exponent);
+    case "clamp":
+      return ops.clamp(x.x, a.min, a.max);
+    case "where":
+      return ops.where(x.cond, x.a, x.b);
+    case "maskedFill":
+      return ops.maskedFill(x.x, x.mask, a.value);
+    case "narrow":
+      return ops.narrow(x.x, a.dim, a.start, a.length);
+    case "indexSelect":
+      return ops.indexSelect(x.x, a.dim, x.index);
+    case "argmax":
+    case "argmin":
+      return INDEX[c.op as keyof typeof INDEX](x.x, a.dim, a.keepDim);
+    case "max":
+    case "min": {
+      const f = c.op === "max" ? ops.max : ops.min;
+      if (a.dim === undefined) return f(x.x);
+      const { values, indices } = f(x.x, a.dim, a.keepDim);
+      return [values, indices];
+    }
+    case "var":
+    case "std":
+      return (c.op === "var" ? ops.var : ops.std)(x.x, a.axes, {
+        correction: a.correction,
+        keepDims: a.keepDims,
+      });
     case "logSoftmax":
       return ops.logSoftmax(x.x, a.axis);
     case "reshape":
@@ -46,7 +84,9 @@ function run(c: OpCase, x: Record<string, Tensor>): Tensor | Tensor[] {
     case "concat":
       return ops.concat(all, a.axis);
     case "stack":
-      return ops.stack(all);
+      return ops.stack(all, a.dim);
+    case "cat":
+      return ops.cat(all, a.dim);
     case "split":
       return ops.split(x.x, a.sizes, a.axis);
     case "unstack":
@@ -85,7 +125,7 @@ for (const c of opCases) {
     for (const [k, v] of Object.entries(c.inputs)) {
       const isInt = INT_INPUTS.has(k);
       x[k] = isInt ? intTensor(v.data, v.shape) : tensor(v.data, v.shape);
-      x[k].requiresGrad = !isInt;
+      x[k].requiresGrad = !isInt && !MASK_INPUTS.has(k);
     }
     let ys: Tensor[] = [];
     try {
@@ -100,7 +140,9 @@ for (const c of opCases) {
         throw new Error(`${c.name}: ${ys.length} outputs != expected ${expected.length}`);
       }
       for (const [k, e] of expected.entries()) {
-        await assertTensor(ys[k], e, `${c.name} output${c.outputs ? ` ${k}` : ""}`);
+        // Indices (int32) must be exact.
+        const exact = ys[k].dtype === "int32" ? { atol: 0, rtol: 0 } : undefined;
+        await assertTensor(ys[k], e, `${c.name} output${c.outputs ? ` ${k}` : ""}`, exact);
       }
       if (!c.upstream && ys.some((y) => y.node)) {
         throw new Error(`${c.name}: a forward-only op recorded an autograd node`);
@@ -141,9 +183,12 @@ export const BACKEND_OPS = [
   "sigmoid",
   "relu",
   "step",
+  "erf",
+  "where",
   "matmul",
   "sum",
   "max",
+  "argMax",
   "reshape",
   "transpose",
   "broadcastTo",
@@ -217,9 +262,20 @@ function binary(op: "add" | "sub" | "mul" | "div", f: (a: number, b: number) => 
   };
 }
 
-type Unary = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "step";
+type Unary = "neg" | "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "relu" | "step" | "erf";
 function unary(op: Unary, xs: number[], f: (v: number) => number): Probe {
   return (r) => r.expect(r.b[op](r.f(xs)), xs.map(f), op);
+}
+
+/** erf in double by its Taylor series (|x| <= 4: 1e-13 or better), for the erf probe. */
+function erfReference(x: number): number {
+  let term = x;
+  let total = x;
+  for (let n = 1; n < 120; n++) {
+    term *= (-x * x) / n;
+    total += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * total;
 }
 
 function assert(ok: boolean, what: string): void {
@@ -271,6 +327,32 @@ const PROBES: Record<BackendOp, Probe> = {
   sigmoid: unary("sigmoid", X, (v) => 1 / (1 + Math.exp(-v))),
   relu: unary("relu", X, (v) => Math.max(v, 0)),
   step: unary("step", X, (v) => (v > 0 ? 1 : 0)),
+  erf: unary("erf", [-3, -1.2, -0.5, -1e-3, 0, 0.25, 1, 2.5, 4], erfReference),
+  where: async (r) => {
+    // cond: any nonzero picks a; cond, a and b broadcast together.
+    const cond = r.f([1, 0, 2, 0, -1, 0], [2, 3]);
+    await r.expect(
+      r.b.where(cond, r.f([7], []), r.f(ROW)),
+      [7, -4, 7, 0.5, 7, 2],
+      "scalar a, row b",
+    );
+    const col = r.f([1, 0], [2, 1]);
+    await r.expect(
+      r.b.where(col, r.f(A, [2, 3]), r.f([9], [])),
+      [1, -2, 3, 9, 9, 9],
+      "column cond",
+    );
+    // An infinity or NaN in the branch not taken stays out.
+    const wild = r.f([Infinity, NaN, -Infinity, 1, 2, 3], [2, 3]);
+    await r.expect(r.b.where(r.f([0, 0, 0, 1, 1, 1], [2, 3]), wild, r.f(A, [2, 3])), [
+      1,
+      -2,
+      3,
+      1,
+      2,
+      3,
+    ], "inf and NaN not taken");
+  },
   matmul: async (r) => {
     // [3, 2] @ [2, 3], passing each operand as given or pre-transposed.
     const a = [1, 2, 3, 4, 5, 6];
@@ -302,6 +384,20 @@ const PROBES: Record<BackendOp, Probe> = {
     await r.expect(r.b.max(x, [0], true), [4, -2, 6], "axis 0 keepDims");
     await r.expect(r.b.max(x, [0, 1], false), [6], "all");
   },
+  argMax: async (r) => {
+    const x = r.f(A, [2, 3]);
+    await r.expect(r.b.argMax(x, 1), [2, 2], "axis 1", true);
+    await r.expect(r.b.argMax(x, 0), [1, 0, 1], "axis 0", true);
+    // Ties give the first index, NaN counts as the maximum (as PyTorch), -inf is a value.
+    await r.expect(r.b.argMax(r.f([3, 1, 3, 3]), 0), [0], "ties", true);
+    await r.expect(r.b.argMax(r.f([1, NaN, 3, NaN]), 0), [1], "NaN", true);
+    await r.expect(r.b.argMax(r.f([-Infinity, -Infinity]), 0), [0], "-inf", true);
+    const cube = r.f([1, 5, 5, 2, 0, 5, 7, 7, 7, 1, 8, 8], [2, 3, 2]);
+    await r.expect(r.b.argMax(cube, 1), [1, 0, 2, 2], "3-D middle axis, ties", true);
+    // A long row (GPU reductions split rows of 32 and more) with ties at 37 and 80.
+    const long = Array.from({ length: 100 }, (_, i) => (i === 37 || i === 80 ? 9 : i % 7));
+    await r.expect(r.b.argMax(r.f(long, [1, 100]), 1), [37], "100 values, ties", true);
+  },
   reshape: async (r) => {
     // A new handle: the input can be freed while the output lives on.
     const x = r.b.fromArray(Float32Array.from(A), [2, 3], "float32");
@@ -313,6 +409,15 @@ const PROBES: Record<BackendOp, Probe> = {
     await r.expect(r.b.transpose(r.f(A, [2, 3]), [1, 0]), [1, 4, -2, -5, 3, 6], "2-D");
     const x = r.f([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2]);
     await r.expect(r.b.transpose(x, [2, 0, 1]), [1, 3, 5, 7, 2, 4, 6, 8], "3-D [2, 0, 1]");
+    // The identity, of a oneHot result (on tfjs-webgpu this once zeroed other tensors).
+    const other = r.f([2, 2.5, 1.5]);
+    const hot = r.own(r.b.oneHot(r.i([2, 0, 2]), 5));
+    await r.expect(
+      r.b.transpose(hot, [0, 1]),
+      [0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0],
+      "identity",
+    );
+    await r.expect(r.b.reshape(other, [3]), [2, 2.5, 1.5], "another tensor after the identity");
   },
   broadcastTo: async (r) => {
     await r.expect(r.b.broadcastTo(r.f([1, 2, 3]), [2, 3]), [1, 2, 3, 1, 2, 3], "row");

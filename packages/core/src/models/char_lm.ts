@@ -4,7 +4,7 @@
  * the same three PyTorch modules.
  */
 import { reshape } from "../ops.ts";
-import { CrossEntropyLoss } from "../nn/cross_entropy.ts";
+import { CrossEntropyLoss } from "../loss/cross_entropy.ts";
 import type { Batch } from "../data/text.ts";
 import type { Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";

@@ -158,9 +158,18 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Drops every parameter's gradient (PyTorch's `zero_grad(set_to_none=True)`). */
-  zeroGrad(): void {
+  /**
+   * Clears every parameter's gradient, as PyTorch's `zero_grad`. `setToNone` (default true,
+   * as PyTorch) frees the gradients and sets `.grad` to null; false zeroes the existing
+   * `.grad` tensors in place (the same tensors, filled with zeros), where the next
+   * `backward()` accumulates.
+   */
+  zeroGrad(options: { setToNone?: boolean } = {}): void {
     for (const p of this.parameters()) {
+      if (options.setToNone === false) {
+        p.grad?.zero_();
+        continue;
+      }
       p.grad?.dispose();
       p.grad = null;
     }

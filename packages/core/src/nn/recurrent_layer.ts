@@ -8,8 +8,23 @@
  * This records one node instead of ~10 per step and avoids per-step transposes, which
  * some backends (tfjs-wasm) run 10-40x slower than plain matmuls. The forward math is
  * recurrence.ts's `stepForward`, the same the cells use; the parity fixtures check both.
+ * Packed batches (`packedRecurrentLayer`) run the same node over the padded layout, with a
+ * 0/1 mask per step that keeps the state of the rows not running.
  */
-import { add, concat, matmul, mul, reshape, split, sub, sum, transpose } from "../ops.ts";
+import {
+  add,
+  concat,
+  matmul,
+  mul,
+  reshape,
+  split,
+  sub,
+  sum,
+  tensor,
+  transpose,
+  zeros,
+} from "../ops.ts";
+import { gatherRows } from "./packed_sequence.ts";
 import { sigmoidGrad, stepMask, tanhGrad } from "../grad.ts";
 import { type FusedOps, RECURRENT_SAVED, type RecurrentMode } from "../backend.ts";
 import { getBackend } from "../engine.ts";
@@ -90,10 +105,19 @@ interface LoopArgs {
   xp: Tensor;
   state: State;
   w: Weights;
+  /**
+   * Packed batches only: per step, [keep, hold] 0/1 masks [batch, hidden] of the rows that
+   * run (keep) and those whose state stays (hold), or null where every row runs.
+   */
+  masks?: ([Tensor, Tensor] | null)[];
 }
 
-/** The time loop from core ops: ~10-30 backend calls per step. */
-function compositeLoop({ mode, seq, batch, reverse, xp, state, w }: LoopArgs): Loop {
+/**
+ * The time loop from core ops: ~10-30 backend calls per step. With `masks`, a row that
+ * does not run at a step keeps its state: h' = step(h) * keep + h * hold, exact for 0/1
+ * masks; the backward pass splits the gradient the same way.
+ */
+function compositeLoop({ mode, seq, batch, reverse, xp, state, w, masks }: LoopArgs): Loop {
   const steps = Array(seq).fill(batch);
   const order = [...Array(seq).keys()].map((k) => (reverse ? seq - 1 - k : k));
   const saved: Saved[] = new Array(seq);
@@ -108,8 +132,15 @@ function compositeLoop({ mode, seq, batch, reverse, xp, state, w }: LoopArgs): L
     const hp = wHhT ? matmul(h, wHhT) : matmul(h, w.wHh, false, true);
     const step = stepForward(mode, xps[t], w.bHh ? add(hp, w.bHh) : hp, h, c);
     saved[t] = { hPrev: h, cPrev: c, acts: step.acts };
-    h = outs[t] = step.h;
-    c = step.c;
+    const m = masks?.[t];
+    if (m) {
+      h = add(mul(step.h, m[0]), mul(h, m[1]));
+      c = c && add(mul(step.c!, m[0]), mul(c, m[1]));
+    } else {
+      h = step.h;
+      c = step.c;
+    }
+    outs[t] = h;
   }
   return {
     output: concat(outs, 0),
@@ -122,12 +153,17 @@ function compositeLoop({ mode, seq, batch, reverse, xp, state, w }: LoopArgs): L
       const dxps: Tensor[] = new Array(seq);
       const dhps: Tensor[] = new Array(seq);
       for (const t of [...order].reverse()) {
-        const r = backwardStep(mode, saved[t], add(dh, gOuts[t]), dc);
+        const m = masks?.[t];
+        const dTotal = add(dh, gOuts[t]);
+        const r = m
+          ? backwardStep(mode, saved[t], mul(dTotal, m[0]), dc && mul(dc, m[0]))
+          : backwardStep(mode, saved[t], dTotal, dc);
         dxps[t] = r.dxp;
         dhps[t] = r.dhp;
         dh = matmul(r.dhp, w.wHh);
         if (r.dhDirect) dh = add(dh, r.dhDirect);
-        dc = r.dcPrev;
+        if (m) dh = add(dh, mul(dTotal, m[1]));
+        dc = m && dc ? add(r.dcPrev!, mul(dc, m[1])) : r.dcPrev;
       }
       const dxp = concat(dxps, 0);
       return {
@@ -198,6 +234,12 @@ function fusedLoop(fused: RecurrentOps, a: LoopArgs): Loop {
 /**
  * Runs `mode` over x [seq, batch, input] from `state`, backwards in time if `reverse`.
  * Returns the outputs [seq, batch, hidden] (in time order) and the final state.
+ *
+ * `batchSizes` (packed batches, sorted longest first): at step t only the first
+ * batchSizes[t] rows run; the others keep their state (forwards: the state after their
+ * last step; backwards: the initial state until their last step). Their outputs at those
+ * steps are that kept state. Where some step has fewer rows than the batch, the composite
+ * loop runs (the fused ops take no lengths).
  */
 export function recurrentLayer(
   mode: RecurrentMode,
@@ -205,15 +247,26 @@ export function recurrentLayer(
   state: State,
   w: Weights,
   reverse: boolean,
+  batchSizes?: readonly number[],
 ): { output: Tensor; state: State } {
   const [seq, batch, input] = x.shape;
   const size = state.h.shape[1];
   const fused = getBackend().fused;
+  const ragged = batchSizes?.some((n) => n < batch) ?? false;
   const fwd = noGrad(() => {
     const x2 = reshape(x, [seq * batch, input]);
     const proj = matmul(x2, w.wIh, false, true);
-    const args = { mode, seq, batch, reverse, xp: w.bIh ? add(proj, w.bIh) : proj, state, w };
-    const loop = fused?.recurrentForward && fused.recurrentBackward
+    const args = {
+      mode,
+      seq,
+      batch,
+      reverse,
+      xp: w.bIh ? add(proj, w.bIh) : proj,
+      state,
+      w,
+      masks: ragged ? stepMasks(batchSizes!, batch, size) : undefined,
+    };
+    const loop = !ragged && fused?.recurrentForward && fused.recurrentBackward
       ? fusedLoop(fused as RecurrentOps, args)
       : compositeLoop(args);
     return { x2, loop, output: reshape(loop.output, [seq, batch, size]) };
@@ -247,4 +300,68 @@ export function recurrentLayer(
     for (const o of outputs) o.node = node;
   }
   return { output: fwd.output, state: { h: loop.h, c: loop.c } };
+}
+
+/** Per step, [keep, hold] masks [batch, size] for batchSizes[t] running rows; one per size. */
+function stepMasks(batchSizes: readonly number[], batch: number, size: number) {
+  const made = new Map<number, [Tensor, Tensor]>();
+  return batchSizes.map((n) => {
+    if (n === batch) return null;
+    let m = made.get(n);
+    if (!m) {
+      const keep = new Float32Array(batch * size).fill(1, 0, n * size);
+      m = [tensor(keep, [batch, size]), tensor(keep.map((v) => 1 - v), [batch, size])];
+      made.set(n, m);
+    }
+    return m;
+  });
+}
+
+/**
+ * Runs `mode` over a packed batch (see `PackedSequence`): x [sum(lengths), input] holds
+ * batchSizes[t] rows at step t, the first rows of a batch sorted longest first. Forwards,
+ * a row's state stops at its last step; backwards (`reverse`), a row starts from its
+ * initial state at its own last step. Returns the outputs in x's packed layout,
+ * [sum(lengths), hidden], and the final state of every row [batch, hidden] (sorted order).
+ *
+ * The packed rows are gathered into the padded layout [seq, batch, input] (zeros past each
+ * length), `recurrentLayer` runs there with `batchSizes` (one node, its hand-written
+ * backward; the fused ops too when every length is the same), and the valid outputs are
+ * gathered back: two gathers around the usual loop.
+ */
+export function packedRecurrentLayer(
+  mode: RecurrentMode,
+  x: Tensor,
+  batchSizes: readonly number[],
+  state: State,
+  w: Weights,
+  reverse: boolean,
+): { output: Tensor; state: State } {
+  const seq = batchSizes.length;
+  const batch = batchSizes[0];
+  const [rows, input] = x.shape;
+  const size = state.h.shape[1];
+  if (batchSizes.every((n) => n === batch)) {
+    const r = recurrentLayer(mode, reshape(x, [seq, batch, input]), state, w, reverse);
+    return { output: reshape(r.output, [rows, size]), state: r.state };
+  }
+  // Step t, sequence j is packed row offsets[t] + j while j runs (j < batchSizes[t]).
+  const padded: number[] = [];
+  const packed: number[] = [];
+  for (let t = 0, offset = 0; t < seq; offset += batchSizes[t++]) {
+    for (let j = 0; j < batch; j++) {
+      padded.push(j < batchSizes[t] ? offset + j : rows);
+      if (j < batchSizes[t]) packed.push(t * batch + j);
+    }
+  }
+  const xPad = gatherRows(concat([x, zeros([1, input])], 0), padded);
+  const r = recurrentLayer(
+    mode,
+    reshape(xPad, [seq, batch, input]),
+    state,
+    w,
+    reverse,
+    batchSizes,
+  );
+  return { output: gatherRows(reshape(r.output, [seq * batch, size]), packed), state: r.state };
 }

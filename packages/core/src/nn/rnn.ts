@@ -6,6 +6,9 @@
  * input [seq, batch, input] ([batch, seq, input] with batchFirst; [seq, input] unbatched);
  * h0/c0 and hN/cN [L*D, batch, hidden] whatever batchFirst says, as in PyTorch;
  * output [seq, batch, D*hidden] (batch first with batchFirst).
+ * A `PackedSequence` input (data [sum(lengths), input]) gives a PackedSequence output (data
+ * [sum(lengths), D*hidden], same batch sizes and order); hN/cN are then each sequence's state
+ * at its own last step, in the caller's order.
  */
 import { concat, reshape, stack, transpose, unstack, zeros } from "../ops.ts";
 import { globalRandom, type Random } from "../random.ts";
@@ -14,7 +17,8 @@ import { checkProbability, dropout } from "./dropout.ts";
 import { checkSize, Module, uniformInit } from "./module.ts";
 import { GATES, type State, type Weights } from "./recurrence.ts";
 import type { RecurrentMode } from "../backend.ts";
-import { recurrentLayer } from "./recurrent_layer.ts";
+import { packedRecurrentLayer, recurrentLayer } from "./recurrent_layer.ts";
+import { gatherRows, PackedSequence } from "./packed_sequence.ts";
 
 /** Options of `RNN`, `LSTM` and `GRU`, with PyTorch's defaults. */
 export interface RNNBaseOptions {
@@ -22,7 +26,10 @@ export interface RNNBaseOptions {
   numLayers?: number;
   /** Use the biases b_ih and b_hh. Default true. */
   bias?: boolean;
-  /** Input and output are [batch, seq, feature] instead of [seq, batch, feature]. Default false. */
+  /**
+   * Input and output are [batch, seq, feature] instead of [seq, batch, feature]. Default
+   * false. No effect on a `PackedSequence`, which is time-major (pack with `batchFirst`).
+   */
   batchFirst?: boolean;
   /**
    * Dropout probability, in [0, 1), on the outputs of every layer but the last, in training
@@ -128,11 +135,25 @@ export abstract class RNNBase extends Module {
   }
 
   /** Runs every layer and direction; returns output and final states in PyTorch's shapes. */
+  protected run(input: Tensor, h0?: Tensor, c0?: Tensor): { output: Tensor; h: Tensor; c?: Tensor };
+  /** Runs every layer and direction over a packed batch. */
   protected run(
-    input: Tensor,
+    input: PackedSequence,
     h0?: Tensor,
     c0?: Tensor,
-  ): { output: Tensor; h: Tensor; c?: Tensor } {
+  ): { output: PackedSequence; h: Tensor; c?: Tensor };
+  /** Runs every layer and direction over a padded or a packed batch. */
+  protected run(
+    input: Tensor | PackedSequence,
+    h0?: Tensor,
+    c0?: Tensor,
+  ): { output: Tensor | PackedSequence; h: Tensor; c?: Tensor };
+  protected run(
+    input: Tensor | PackedSequence,
+    h0?: Tensor,
+    c0?: Tensor,
+  ): { output: Tensor | PackedSequence; h: Tensor; c?: Tensor } {
+    if (input instanceof PackedSequence) return this.#runPacked(input, h0, c0);
     const rank = input.shape.length;
     const layout = this.batchFirst ? "[batch, seq, input]" : "[seq, batch, input]";
     if ((rank !== 2 && rank !== 3) || input.shape.at(-1) !== this.inputSize) {
@@ -199,6 +220,70 @@ export abstract class RNNBase extends Module {
       : x;
     return { output, h: hidden("h"), c: cs ? hidden("c") : undefined };
   }
+
+  /**
+   * The run over a packed batch: every layer and direction over the sorted batch, only the
+   * sequences still running at each step (`packedRecurrentLayer`: the composite loop where
+   * lengths differ, as no fused op takes lengths). Layers pass packed data to each other, so
+   * dropout acts on it as in PyTorch. h0/c0 and hN/cN are in the caller's order, permuted
+   * here by the sequence's indices.
+   */
+  #runPacked(
+    input: PackedSequence,
+    h0?: Tensor,
+    c0?: Tensor,
+  ): { output: PackedSequence; h: Tensor; c?: Tensor } {
+    const data = input.data;
+    if (data.shape.length !== 2 || data.shape[1] !== this.inputSize) {
+      throw new Error(
+        `rnnkit: ${this.#describe()}: expected packed data [sum(lengths), input] with ` +
+          `input = ${this.inputSize}, got [${data.shape.join(", ")}]`,
+      );
+    }
+    if (data.dtype !== "float32") {
+      throw new Error(
+        `rnnkit: ${this.#describe()}: expected float32 packed data, got ${data.dtype} ` +
+          "(for token indices, embed them before packing)",
+      );
+    }
+    const { batchSizes, sortedIndices, unsortedIndices } = input;
+    const batch = batchSizes[0];
+    const sort = (given: Tensor | undefined, what: string) => {
+      const states = this.#initial(given, batch, true, what);
+      return given && sortedIndices ? states.map((s) => gatherRows(s, sortedIndices)) : states;
+    };
+    const hs = sort(h0, "h0");
+    const cs = this.mode === "LSTM" ? sort(c0, "c0") : null;
+    const finals: State[] = [];
+    let x = data;
+    for (let l = 0; l < this.numLayers; l++) {
+      const outs: Tensor[] = [];
+      for (let d = 0; d < this.numDirections; d++) {
+        const k = l * this.numDirections + d;
+        const res = packedRecurrentLayer(
+          this.mode,
+          x,
+          batchSizes,
+          { h: hs[k], c: cs?.[k] },
+          this.#weights[k],
+          d === 1,
+        );
+        outs.push(res.output);
+        finals.push(res.state);
+      }
+      x = outs.length === 1 ? outs[0] : concat(outs, 1);
+      if (this.training && this.dropout > 0 && l < this.numLayers - 1) {
+        x = dropout(x, this.dropout, this.#rng);
+      }
+    }
+    const hidden = (key: "h" | "c") =>
+      stack(finals.map((s) => unsortedIndices ? gatherRows(s[key]!, unsortedIndices) : s[key]!));
+    return {
+      output: new PackedSequence(x, batchSizes, sortedIndices, unsortedIndices),
+      h: hidden("h"),
+      c: cs ? hidden("c") : undefined,
+    };
+  }
 }
 
 /** Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu), stacked numLayers deep. */
@@ -217,7 +302,15 @@ export class RNN extends RNNBase {
   }
 
   /** Returns [output, hN]. */
-  forward(input: Tensor, h0?: Tensor): [Tensor, Tensor] {
+  forward(input: Tensor, h0?: Tensor): [Tensor, Tensor];
+  /**
+   * Over a packed batch: returns [packed output, hN], hN at each sequence's own last step;
+   * h0 and hN in the caller's order.
+   */
+  forward(input: PackedSequence, h0?: Tensor): [PackedSequence, Tensor];
+  /** Returns [output, hN], the output packed if the input is. */
+  forward(input: Tensor | PackedSequence, h0?: Tensor): [Tensor | PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, h0?: Tensor): [Tensor | PackedSequence, Tensor] {
     const { output, h } = this.run(input, h0);
     return [output, h];
   }
@@ -231,7 +324,21 @@ export class LSTM extends RNNBase {
   }
 
   /** Returns [output, [hN, cN]]. */
-  forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
+  forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]];
+  /**
+   * Over a packed batch: returns [packed output, [hN, cN]], at each sequence's own last step;
+   * hx and the result in the caller's order.
+   */
+  forward(input: PackedSequence, hx?: [Tensor, Tensor]): [PackedSequence, [Tensor, Tensor]];
+  /** Returns [output, [hN, cN]], the output packed if the input is. */
+  forward(
+    input: Tensor | PackedSequence,
+    hx?: [Tensor, Tensor],
+  ): [Tensor | PackedSequence, [Tensor, Tensor]];
+  forward(
+    input: Tensor | PackedSequence,
+    hx?: [Tensor, Tensor],
+  ): [Tensor | PackedSequence, [Tensor, Tensor]] {
     const { output, h, c } = this.run(input, hx?.[0], hx?.[1]);
     return [output, [h, c!]];
   }
@@ -245,7 +352,15 @@ export class GRU extends RNNBase {
   }
 
   /** Returns [output, hN]. */
-  forward(input: Tensor, h0?: Tensor): [Tensor, Tensor] {
+  forward(input: Tensor, h0?: Tensor): [Tensor, Tensor];
+  /**
+   * Over a packed batch: returns [packed output, hN], hN at each sequence's own last step;
+   * h0 and hN in the caller's order.
+   */
+  forward(input: PackedSequence, h0?: Tensor): [PackedSequence, Tensor];
+  /** Returns [output, hN], the output packed if the input is. */
+  forward(input: Tensor | PackedSequence, h0?: Tensor): [Tensor | PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, h0?: Tensor): [Tensor | PackedSequence, Tensor] {
     const { output, h } = this.run(input, h0);
     return [output, h];
   }

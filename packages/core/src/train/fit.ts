@@ -1,10 +1,12 @@
 /**
  * The training loop: one optimisation step with memory managed (`trainStep`), and `fit`,
- * which runs steps with gradient clipping, a learning-rate hook, validation, a per-step
- * callback and a guard against non-finite losses. The CLI trains with these; so can any app.
+ * which runs steps with gradient clipping, a learning-rate hook or scheduler, validation, a
+ * per-step callback and a guard against non-finite losses. The CLI trains with these; so can
+ * any app.
  */
 import { tidy } from "../engine.ts";
 import { clipGradNorm } from "../optim/clip_grad.ts";
+import type { LRScheduler } from "../optim/lr_scheduler.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import type { Tensor } from "../tensor.ts";
 
@@ -130,8 +132,18 @@ export interface FitOptions {
   gradients?: (step: number) => Promise<number>;
   /** Clip the gradients' global L2 norm to this value before each update. Default: no clipping. */
   clipGradNorm?: number;
-  /** The learning rate of each step, set on the optimizer before it runs. Default: unchanged. */
+  /**
+   * The learning rate of each step, set on every group of the optimizer before the step
+   * runs. Not with `scheduler`. Default: unchanged.
+   */
   lr?: (step: number) => number;
+  /**
+   * A scheduler of `optimizer`, stepped after each optimizer step (PyTorch's order:
+   * `optimizer.step()`, then `scheduler.step()`), before validation; a `ReduceLROnPlateau`
+   * instead steps with the validation loss, on the steps that validate (and only those).
+   * Save it with the training state to resume the schedule. Not with `lr`. Default: none.
+   */
+  scheduler?: LRScheduler;
   /**
    * Returns the validation loss; called every `validateEvery` steps and after the last.
    * Default: no validation.
@@ -159,9 +171,10 @@ export interface FitResult {
 
 /**
  * Trains from step `startStep + 1` to `steps`: per step, the LR hook, then `trainStep` (or
- * `gradients` + `applyGradients`) with clipping, then validation when due, then `onStep`.
- * A non-finite loss stops training with `NonFiniteLossError` naming the step, before that
- * step changes anything.
+ * `gradients` + `applyGradients`) with clipping, then the scheduler's step, then validation
+ * when due (and a plateau scheduler's step with its loss), then `onStep`. A non-finite loss
+ * stops training with `NonFiniteLossError` naming the step, before that step changes
+ * anything (the scheduler included).
  */
 export async function fit(options: FitOptions): Promise<FitResult> {
   const { optimizer, steps, startStep = 0, forward, gradients, validate } = options;
@@ -176,6 +189,13 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const every = options.validateEvery;
   if (every !== undefined && !(Number.isInteger(every) && every > 0)) {
     throw new Error(`rnnkit: fit: validateEvery must be an integer > 0, got ${every}`);
+  }
+  const scheduler = options.scheduler;
+  if (scheduler && options.lr) {
+    throw new Error("rnnkit: fit: give lr or scheduler, not both (both set the learning rate)");
+  }
+  if (scheduler && scheduler.optimizer !== optimizer) {
+    throw new Error("rnnkit: fit: the scheduler belongs to another optimizer");
   }
   const result: FitResult = { losses: [], validation: [] };
   for (let step = startStep + 1; step <= steps; step++) {
@@ -193,9 +213,11 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       r = { loss, extras: [], gradNorm: await applyGradients(optimizer, stepOptions) };
     }
     result.losses.push(r.loss);
+    if (scheduler && !scheduler.needsMetric) scheduler.step();
     if (validate && (step === steps || (every !== undefined && step % every === 0))) {
       r.valLoss = await validate(step);
       result.validation.push([step, r.valLoss]);
+      if (scheduler?.needsMetric) scheduler.step(r.valLoss);
     }
     await options.onStep?.(step, r);
   }

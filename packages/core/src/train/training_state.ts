@@ -7,11 +7,14 @@
  * Layout: tensors `model.<PyTorch key>`, `optimizer.<param index>.<buffer>` (`exp_avg`,
  * ...), `tensors.<name>`; `__metadata__` strings `format` (TRAINING_STATE_FORMAT), `step`,
  * `run_id` (optional), `optimizer` (JSON: `type`, `param_groups`, and `state` with each
- * parameter's `step`), `random` (JSON generator state, optional), `metadata` (the caller's
- * JSON), `sha256` (of all tensor bytes in file order, so damaged data is detected).
+ * parameter's `step`), `scheduler` (JSON: `type` and `state`, the learning-rate scheduler's
+ * PyTorch-structured state dict, optional), `random` (JSON generator state, optional),
+ * `metadata` (the caller's JSON), `sha256` (of all tensor bytes in file order, so damaged
+ * data is detected).
  */
 import type { Module, TensorLike } from "../nn/module.ts";
 import type { Optimizer, OptimizerStateDict } from "../optim/optimizer.ts";
+import type { LRScheduler, SchedulerStateDict } from "../optim/lr_scheduler.ts";
 import { Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
@@ -27,6 +30,11 @@ export interface TrainingState {
   model: Module;
   /** Its optimizer: hyperparameters and per-parameter state. Default: not saved. */
   optimizer?: Optimizer;
+  /**
+   * The optimizer's learning-rate scheduler: its position and settings (`stateDict()`), so a
+   * resumed run continues the schedule. Needs `optimizer`. Default: not saved.
+   */
+  scheduler?: LRScheduler;
   /** A generator whose state is saved, so a resumed run draws the same numbers. Default: not saved. */
   rng?: Random;
   /** Training steps done. */
@@ -45,6 +53,11 @@ export interface RestoreTarget {
   model: Module;
   /** Receives the saved hyperparameters and state (same optimizer type). Default: not restored. */
   optimizer?: Optimizer;
+  /**
+   * Receives the saved scheduler state (same scheduler type, a scheduler of `optimizer`,
+   * which must be given too). Default: not restored.
+   */
+  scheduler?: LRScheduler;
   /** Receives the saved generator state. Default: not restored. */
   rng?: Random;
 }
@@ -65,6 +78,8 @@ export class SavedTrainingState {
   readonly weights!: Record<string, HostTensor>;
   /** The optimizer's type and state dict, if it was saved. */
   readonly optimizer?: { type: string; stateDict: OptimizerStateDict };
+  /** The scheduler's type and state dict, if it was saved. */
+  readonly scheduler?: { type: string; stateDict: SchedulerStateDict };
   /** The generator's state, if it was saved. */
   readonly random?: number[];
 
@@ -74,11 +89,11 @@ export class SavedTrainingState {
   }
 
   /**
-   * Puts the weights, the optimizer state and the generator state back. Everything is
-   * checked before anything changes; on any problem the error lists them all.
+   * Puts the weights, the optimizer state, the scheduler state and the generator state back.
+   * Everything is checked before anything changes; on any problem the error lists them all.
    */
   restore(target: RestoreTarget): void {
-    const { model, optimizer, rng } = target;
+    const { model, optimizer, scheduler, rng } = target;
     const problems = model.stateDictProblems(this.weights).map((p) => `model: ${p}`);
     if (optimizer) {
       const saved = this.optimizer;
@@ -89,6 +104,22 @@ export class SavedTrainingState {
       } else {
         problems.push(
           ...optimizer.stateDictProblems(saved.stateDict).map((p) => `optimizer: ${p}`),
+        );
+      }
+    }
+    if (scheduler) {
+      const saved = this.scheduler;
+      const type = scheduler.constructor.name;
+      if (!optimizer) problems.push("a scheduler is restored with its optimizer: give both");
+      else if (scheduler.optimizer !== optimizer) {
+        problems.push("the scheduler given is not a scheduler of the optimizer given");
+      }
+      if (!saved) problems.push("it holds no scheduler state");
+      else if (saved.type !== type) {
+        problems.push(`its scheduler state is ${saved.type}'s, not ${type}'s`);
+      } else {
+        problems.push(
+          ...scheduler.stateDictProblems(saved.stateDict).map((p) => `scheduler: ${p}`),
         );
       }
     }
@@ -107,6 +138,7 @@ export class SavedTrainingState {
     }
     // The optimizer checks its hyperparameters' ranges itself, before changing anything.
     if (optimizer) optimizer.loadStateDict(this.optimizer!.stateDict);
+    scheduler?.loadStateDict(this.scheduler!.stateDict);
     model.loadStateDict(this.weights);
     if (rng) rng.setState(this.random!);
   }
@@ -116,9 +148,14 @@ export class SavedTrainingState {
 export async function hostTrainingState(
   state: TrainingState,
 ): Promise<{ tensors: Record<string, HostTensor>; metadata: Record<string, string> }> {
-  const { model, optimizer, rng, step, runId } = state;
+  const { model, optimizer, scheduler, rng, step, runId } = state;
   if (!Number.isInteger(step) || step < 0) {
     throw new Error(`rnnkit: training state: step must be an integer >= 0, got ${step}`);
+  }
+  if (scheduler && scheduler.optimizer !== optimizer) {
+    throw new Error(
+      "rnnkit: training state: the scheduler is saved with its optimizer: give that optimizer too",
+    );
   }
   const tensors: Record<string, HostTensor> = {};
   for (const [key, t] of Object.entries(await readWeights(model))) tensors[`model.${key}`] = t;
@@ -140,6 +177,12 @@ export async function hostTrainingState(
     }
     const type = optimizer.constructor.name;
     metadata.optimizer = JSON.stringify({ type, param_groups: dict.param_groups, state: steps });
+  }
+  if (scheduler) {
+    const dict = scheduler.stateDict();
+    // JSON.stringify writes NaN and Infinity as null: refuse rather than save a wrong state.
+    checkJsonNumbers(dict, "training state: scheduler state");
+    metadata.scheduler = JSON.stringify({ type: scheduler.constructor.name, state: dict });
   }
   if (rng) metadata.random = JSON.stringify(rng.getState());
   metadata.metadata = JSON.stringify(state.metadata ?? {});
@@ -238,6 +281,17 @@ export async function decodeTrainingState(
     }
     optimizer = { type: o.type, stateDict: { state, param_groups: o.param_groups } };
   } else if (Object.keys(buffers).length) fail("optimizer tensors without optimizer metadata");
+  let scheduler: SavedTrainingState["scheduler"];
+  if (m.scheduler !== undefined) {
+    const o = json(
+      "scheduler",
+      (v) =>
+        isObject(v) && typeof (v as { type: unknown }).type === "string" &&
+        isObject((v as { state: unknown }).state),
+      "an object with a type and a state",
+    ) as { type: string; state: SchedulerStateDict };
+    scheduler = { type: o.type, stateDict: o.state };
+  }
   const random = m.random === undefined
     ? undefined
     : json("random", (v) => Array.isArray(v), "an array") as number[];
@@ -249,8 +303,19 @@ export async function decodeTrainingState(
     tensors,
     weights,
     optimizer,
+    scheduler,
     random,
   });
+}
+
+/** Refuses non-finite numbers anywhere in `value` (JSON would write them as null). */
+function checkJsonNumbers(value: unknown, what: string): void {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    throw new Error(`rnnkit: ${what} holds ${value}: refusing to save non-finite values`);
+  }
+  if (typeof value === "object" && value !== null) {
+    for (const v of Object.values(value)) checkJsonNumbers(v, what);
+  }
 }
 
 /** Hex SHA-256 of the tensors' bytes in key order. */
