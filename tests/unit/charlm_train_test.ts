@@ -161,6 +161,44 @@ Deno.test("train --text without --save writes no file", async () => {
   });
 });
 
+/**
+ * Trains 20 steps in one run and 10 + 10 with --resume (`halfOnly`: flags of the first half
+ * alone), and checks that both end with the same output and files.
+ * `between` runs after the first half, before the resume.
+ */
+async function resumeMatches(
+  dir: string,
+  args: string[],
+  halfOnly: string[] = [],
+  between: () => Promise<void> = async () => {},
+) {
+  const full = await train(...args, "--steps", "20", "--save", `${dir}/full.safetensors`);
+  assert.equal(full.code, 0, full.stderr);
+  const half = await train(
+    ...args,
+    ...halfOnly,
+    "--steps",
+    "10",
+    "--save",
+    `${dir}/half.safetensors`,
+  );
+  assert.equal(half.code, 0, half.stderr);
+  await between();
+  // Only the text and the target: everything else comes from the checkpoint.
+  const text = args[args.indexOf("--text") + 1];
+  const rest = await train("--text", text, "--resume", `${dir}/half.safetensors`, "--steps", "20");
+  assert.equal(rest.code, 0, rest.stderr);
+  const result = (s: string) => s.replace(/, steps\/s.*/, "");
+  assert.equal(result(rest.stdout), result(full.stdout));
+  for (const suffix of [".safetensors", ".optim.safetensors", ".loss.svg"]) {
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/half${suffix}`),
+      await Deno.readFile(`${dir}/full${suffix}`),
+      suffix,
+    );
+  }
+}
+
 for (
   const extra of [
     [],
@@ -169,72 +207,19 @@ for (
   ]
 ) {
   Deno.test(`--resume gives the uninterrupted run's weights and losses (${extra.join(" ")})`, async () => {
-    await withText(async (dir, text) => {
-      const args = ["--text", text, ...TINY_FAST, ...extra];
-      const full = await train(...args, "--steps", "20", "--save", `${dir}/full.safetensors`);
-      assert.equal(full.code, 0, full.stderr);
-      const half = await train(...args, "--steps", "10", "--save", `${dir}/half.safetensors`);
-      assert.equal(half.code, 0, half.stderr);
-      // Only the text and the target: everything else comes from the checkpoint.
-      const rest = await train(
-        "--text",
-        text,
-        "--resume",
-        `${dir}/half.safetensors`,
-        "--steps",
-        "20",
-      );
-      assert.equal(rest.code, 0, rest.stderr);
-      const result = (s: string) => s.replace(/, steps\/s.*/, "");
-      assert.equal(result(rest.stdout), result(full.stdout));
-      for (const suffix of [".safetensors", ".optim.safetensors", ".loss.svg"]) {
-        assert.deepEqual(
-          await Deno.readFile(`${dir}/half${suffix}`),
-          await Deno.readFile(`${dir}/full${suffix}`),
-          suffix,
-        );
-      }
-    });
+    await withText((dir, text) => resumeMatches(dir, ["--text", text, ...TINY_FAST, ...extra]));
   });
 }
 
 Deno.test("--resume gives the uninterrupted run's weights and losses (--lr-schedule cosine --warmup-steps 3)", async () => {
   await withText(async (dir, text) => {
     const args = ["--text", text, ...TINY_FAST, "--lr-schedule", "cosine", "--warmup-steps", "3"];
-    const full = await train(...args, "--steps", "20", "--save", `${dir}/full.safetensors`);
-    assert.equal(full.code, 0, full.stderr);
     // The first half of the same schedule: 20 steps long, stopped at 10.
-    const half = await train(
-      ...args,
-      "--steps",
-      "10",
-      "--schedule-steps",
-      "20",
-      "--save",
-      `${dir}/half.safetensors`,
-    );
-    assert.equal(half.code, 0, half.stderr);
-    const halfState = await readTrainingState(`${dir}/half.optim.safetensors`);
-    assert.equal(halfState.scheduler?.type, "SequentialLR");
-    assert.equal(halfState.scheduler?.stateDict.last_epoch, 10);
-    const rest = await train(
-      "--text",
-      text,
-      "--resume",
-      `${dir}/half.safetensors`,
-      "--steps",
-      "20",
-    );
-    assert.equal(rest.code, 0, rest.stderr);
-    const result = (out: string) => out.replace(/, steps\/s.*/, "");
-    assert.equal(result(rest.stdout), result(full.stdout));
-    for (const suffix of [".safetensors", ".optim.safetensors", ".loss.svg"]) {
-      assert.deepEqual(
-        await Deno.readFile(`${dir}/half${suffix}`),
-        await Deno.readFile(`${dir}/full${suffix}`),
-        suffix,
-      );
-    }
+    await resumeMatches(dir, args, ["--schedule-steps", "20"], async () => {
+      const halfState = await readTrainingState(`${dir}/half.optim.safetensors`);
+      assert.equal(halfState.scheduler?.type, "SequentialLR");
+      assert.equal(halfState.scheduler?.stateDict.last_epoch, 10);
+    });
     // The warm-up and the cosine, as the help says: step k <= 3 uses lr * k / 4, then the
     // cosine from the full lr over the 17 steps left, to near 0.
     const state = await readTrainingState(`${dir}/full.optim.safetensors`);
@@ -274,47 +259,13 @@ Deno.test("--resume gives the uninterrupted run's weights and losses (--lr-sched
   await withText(async (dir, text) => {
     // A high lr and an evaluation every step: the plateau halves the lr at steps 9 and 12.
     const args = ["--text", text, ...TINY, "--lr", "0.3", "--eval-interval", "1"];
-    const full = await train(
-      ...args,
-      "--lr-schedule",
-      "plateau",
-      "--steps",
-      "20",
-      "--save",
-      `${dir}/full.safetensors`,
-    );
-    assert.equal(full.code, 0, full.stderr);
-    const half = await train(
-      ...args,
-      "--lr-schedule",
-      "plateau",
-      "--steps",
-      "10",
-      "--save",
-      `${dir}/half.safetensors`,
-    );
-    assert.equal(half.code, 0, half.stderr);
     const lr = async (name: string) =>
       (await readTrainingState(`${dir}/${name}.optim.safetensors`)).optimizer!.stateDict
         .param_groups[0].lr;
-    assert.equal(await lr("half"), 0.15);
-    const rest = await train(
-      "--text",
-      text,
-      "--resume",
-      `${dir}/half.safetensors`,
-      "--steps",
-      "20",
-    );
-    assert.equal(rest.code, 0, rest.stderr);
+    await resumeMatches(dir, [...args, "--lr-schedule", "plateau"], [], async () => {
+      assert.equal(await lr("half"), 0.15);
+    });
     assert.equal(await lr("half"), 0.075);
-    for (const suffix of [".safetensors", ".optim.safetensors", ".loss.svg"]) {
-      assert.deepEqual(
-        await Deno.readFile(`${dir}/half${suffix}`),
-        await Deno.readFile(`${dir}/full${suffix}`),
-        suffix,
-      );
-    }
   });
 });
 
