@@ -8,6 +8,7 @@
  */
 import { runInChromium } from "@rnnkit/backend-webgl/chromium";
 import { BACKENDS } from "@rnnkit/backends";
+import { denoTestResult } from "./deno_test_result.ts";
 
 const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;
@@ -81,15 +82,13 @@ async function denoTest(
   console.log(`\n== ${step}`);
   const { code, out } = await run(["test", "-A", ...files], { NO_COLOR: "1", ...env });
   noteCapabilities(out);
-  const m = out.match(/(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/);
-  const passed = m ? Number(m[1]) : 0;
-  const failed = m ? Number(m[2]) : 0;
-  if (code !== 0 && m && failed === 0 && options.rerunCrashAtExit) {
+  const { passed, failed, crashedAfterPassing } = denoTestResult(code, out);
+  if (crashedAfterPassing && options.rerunCrashAtExit) {
     const note = `all ${passed} passed, then the process exited with code ${code}; ran again`;
     console.log(`(${step}: ${note})`);
     return denoTest(step, files, env, { note });
   }
-  results.push({ step, passed, failed: failed || (code !== 0 ? 1 : 0), note: options.note });
+  results.push({ step, passed, failed, note: options.note });
 }
 
 /** Runs a browser entry that ends with an "N passed | N failed" line. */
