@@ -4,7 +4,7 @@
  * with exactly the permissions the README lists for each.
  */
 import assert from "node:assert/strict";
-import { loadBackend } from "@rnnkit/backends";
+import { backendMissing } from "./run_cli.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const readme = await Deno.readTextFile(`${root}README.md`);
@@ -31,7 +31,7 @@ const cases: [string, string[], string[]?][] = [
 for (const [backend, permissions, firstRun] of cases) {
   Deno.test({
     name: `the README's app trains on ${backend} from a folder outside the checkout`,
-    ignore: backend === "native" && !(await loadBackend("native").then(() => true, () => false)),
+    ignore: backend === "native" && await backendMissing("native"),
     fn: async () => {
       const dir = await Deno.makeTempDir({ prefix: "rnnkit_app_" });
       try {

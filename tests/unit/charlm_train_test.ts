@@ -17,8 +17,7 @@ import {
   StreamBatcher,
   zeros,
 } from "@rnnkit/core";
-import { loadBackend } from "@rnnkit/backends";
-import { runCli, sampleText, TINY } from "./run_cli.ts";
+import { backendMissing, runCli, sampleText, TINY } from "./run_cli.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -412,7 +411,7 @@ Deno.test("--workers 2 computes the same training run (data parallel)", async ()
 
 Deno.test({
   name: "train --text on native follows the run on wasm (same batches, same weights)",
-  ignore: !(await loadBackend("native").then(() => true, () => false)),
+  ignore: await backendMissing("native"),
   fn: () =>
     withText(async (_dir, text) => {
       const args = ["--text", text, ...TINY_FAST, "--steps", "12", "--dropout", "0"];

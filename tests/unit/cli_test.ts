@@ -1,8 +1,6 @@
 /** The CLI end to end, as a user runs it: output, exit codes, errors without stack traces. */
 import assert from "node:assert/strict";
-import { runCli, runCliWith } from "./run_cli.ts";
-import { chromiumPath } from "@rnnkit/backend-webgl/chromium";
-import { loadBackend } from "@rnnkit/backends";
+import { backendMissing, runCli, runCliWith } from "./run_cli.ts";
 import seedPrograms from "../fixtures/seed_programs.json" with { type: "json" };
 
 const train = (...args: string[]) => runCli("train.ts", ...args);
@@ -39,7 +37,7 @@ Deno.test("--seed 0 replays PyTorch's own seed-0 runs of the three programs", as
 
 Deno.test({
   name: "train --backend webgl runs in headless Chromium and reaches ohlol",
-  ignore: !chromiumPath(),
+  ignore: await backendMissing("webgl"),
   fn: async () => {
     const r = await train("--backend", "webgl");
     assert.equal(r.code, 0, r.stderr);
@@ -56,7 +54,7 @@ Deno.test("train --backend wasm reaches ohlol", async () => {
 
 Deno.test({
   name: "train --backend native reaches ohlol",
-  ignore: !(await loadBackend("native").then(() => true, () => false)),
+  ignore: await backendMissing("native"),
   fn: async () => {
     const r = await train("--backend", "native");
     assert.equal(r.code, 0, r.stderr);

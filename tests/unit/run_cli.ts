@@ -1,3 +1,4 @@
+import { BACKENDS } from "@rnnkit/backends";
 /** Runs one of the CLI's programs as a user would; returns its exit code and output. */
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -68,3 +69,11 @@ export const TINY = [
   "--batch-size",
   "8",
 ];
+
+/**
+ * Whether backend `name`'s dependencies are missing here (the registry's `missing`), the
+ * only reason a test may be ignored: one that is installed and fails to load is a failure.
+ */
+export async function backendMissing(name: string): Promise<boolean> {
+  return (await BACKENDS.find((b) => b.name === name)!.missing?.()) !== undefined;
+}
