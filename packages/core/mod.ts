@@ -32,7 +32,15 @@ export { Linear, type LinearOptions } from "./src/nn/linear.ts";
 export { Embedding, type EmbeddingOptions } from "./src/nn/embedding.ts";
 export { Dropout } from "./src/nn/dropout.ts";
 export { ModuleDict, ModuleList, Sequential, type TensorModule } from "./src/nn/containers.ts";
-export { ReLU, Sigmoid, Tanh } from "./src/nn/activation.ts";
+export {
+  GELU,
+  type GELUOptions,
+  LogSoftmax,
+  ReLU,
+  Sigmoid,
+  Softmax,
+  Tanh,
+} from "./src/nn/activation.ts";
 export { GRU, LSTM, RNN, RNNBase, type RNNBaseOptions, type RNNOptions } from "./src/nn/rnn.ts";
 export {
   type Lengths,

@@ -5,13 +5,16 @@
 import assert from "node:assert/strict";
 import "./setup.ts";
 import {
+  GELU,
   Linear,
+  LogSoftmax,
   LSTM,
   type Module,
   ModuleDict,
   ModuleList,
   ReLU,
   Sequential,
+  Softmax,
   tensor,
 } from "@rnnkit/core";
 
@@ -48,4 +51,19 @@ Deno.test("ModuleList and ModuleDict nest with dotted names; apply visits childr
   assert.throws(() => dict.set("a.b", new ReLU()), /a module name cannot be empty or contain "\."/);
   dict.dispose();
   list.dispose();
+});
+
+Deno.test("activation modules: no parameters; bad options are named", () => {
+  const net = new Sequential(new GELU(), new Softmax(-1), new LogSoftmax(0));
+  assert.equal(net.parameterCount(), 0);
+  assert.deepEqual(net.forward(tensor([[0, Math.log(3)]])).shape, [1, 2]);
+  assert.throws(
+    () => new GELU({ approximate: "erf" as "tanh" }),
+    /GELU: approximate must be "none" or "tanh", got "erf"/,
+  );
+  assert.throws(
+    () => new Softmax(undefined as unknown as number),
+    /Softmax: dim must be an integer \(e\.g\. -1\), got undefined/,
+  );
+  assert.throws(() => new LogSoftmax(1.5), /LogSoftmax: dim must be an integer/);
 });

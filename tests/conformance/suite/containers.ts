@@ -4,8 +4,10 @@
  * gradients of the input and every parameter.
  */
 import {
+  GELU,
   GRU,
   Linear,
+  LogSoftmax,
   Module,
   ModuleDict,
   ModuleList,
@@ -13,6 +15,7 @@ import {
   ReLU,
   Sequential,
   Sigmoid,
+  Softmax,
   Tanh,
   type Tensor,
   tensor,
@@ -51,6 +54,16 @@ const MODELS: Record<string, () => Module & { forward(x: Tensor): Tensor }> = {
       new Sigmoid(),
     ),
   modulelist_moduledict: () => new Stack(),
+  sequential_gelu_softmax: () =>
+    new Sequential(
+      new Linear(3, 6),
+      new GELU(),
+      new Linear(6, 5),
+      new GELU({ approximate: "tanh" }),
+      new Linear(5, 4),
+      new Softmax(1),
+    ),
+  sequential_log_softmax: () => new Sequential(new Linear(3, 4), new LogSoftmax(-1)),
 };
 
 interface ContainerCase {
