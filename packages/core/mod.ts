@@ -41,7 +41,15 @@ export {
   Softmax,
   Tanh,
 } from "./src/nn/activation.ts";
-export { GRU, LSTM, RNN, RNNBase, type RNNBaseOptions, type RNNOptions } from "./src/nn/rnn.ts";
+export {
+  GRU,
+  LSTM,
+  type LSTMOptions,
+  RNN,
+  RNNBase,
+  type RNNBaseOptions,
+  type RNNOptions,
+} from "./src/nn/rnn.ts";
 export {
   type Lengths,
   PackedSequence,

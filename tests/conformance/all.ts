@@ -9,6 +9,7 @@ import "./suite/generation.ts";
 import "./suite/ops.ts";
 import "./suite/activations.ts";
 import "./suite/packed.ts";
+import "./suite/proj.ts";
 
 export { cases } from "./registry.ts";
 export { worst } from "./check.ts";

@@ -10,17 +10,23 @@ import { RECURRENT_GATES, type RecurrentMode } from "../backend.ts";
 /** Rows of weight_ih / weight_hh per hidden unit. */
 export const GATES = RECURRENT_GATES;
 
-/** Hidden state (and LSTM cell state), each [batch, hidden]. */
+/**
+ * Hidden state (and LSTM cell state), each [batch, hidden]; h is [batch, projSize] for an
+ * LSTM with a projection.
+ */
 export interface State {
   h: Tensor;
   c?: Tensor;
 }
 
+/** One layer's (or cell's) weights, PyTorch's `weight_ih`, `weight_hh`, `bias_*`, `weight_hr`. */
 export interface Weights {
   wIh: Tensor;
   wHh: Tensor;
   bIh: Tensor | null;
   bHh: Tensor | null;
+  /** LSTM with projSize only: [projSize, hidden], h = (o * tanh(c)) W_hr^T after each step. */
+  wHr?: Tensor;
 }
 
 function affine(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
@@ -31,7 +37,8 @@ function affine(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
 /**
  * One time step from the projections xp = x W_ih^T + b_ih and hp = h W_hh^T + b_hh, both
  * [batch, gates*hidden]. Differentiable when gradients are recorded (the cells); also
- * returns the activations the sequence layer's hand-written backward pass needs.
+ * returns the activations the sequence layer's hand-written backward pass needs. The LSTM's
+ * h is o * tanh(c), before any projection (the sequence layer applies W_hr).
  */
 export function stepForward(
   mode: RecurrentMode,
@@ -40,7 +47,8 @@ export function stepForward(
   h: Tensor,
   c: Tensor | undefined,
 ) {
-  const size = h.shape[1];
+  // From the gates, not h: an LSTM's projected h is narrower than its cell.
+  const size = xp.shape[1] / GATES[mode];
   switch (mode) {
     case "RNN_TANH":
     case "RNN_RELU": {

@@ -9,7 +9,9 @@
  * some backends (tfjs-wasm) run 10-40x slower than plain matmuls. The forward math is
  * recurrence.ts's `stepForward`, the same the cells use; the parity fixtures check both.
  * Packed batches (`packedRecurrentLayer`) run the same node over the padded layout, with a
- * 0/1 mask per step that keeps the state of the rows not running.
+ * 0/1 mask per step that keeps the state of the rows not running. An LSTM with a projection
+ * (W_hr, PyTorch's proj_size) projects h after each step in the composite loop; W_hr's
+ * gradient is one matmul after the loop too.
  */
 import {
   add,
@@ -37,6 +39,8 @@ interface Saved {
   cPrev?: Tensor;
   /** Activations: [h] (RNN); [i, f, g, o, tanh(c)] (LSTM); [r, z, n, hn] (GRU). */
   acts: Tensor[];
+  /** With a projection: o * tanh(c), the input of h = (o * tanh(c)) W_hr^T. */
+  unprojected?: Tensor;
 }
 
 /**
@@ -93,7 +97,21 @@ interface Loop {
     hPrev: Tensor;
     dh: Tensor;
     dc?: Tensor;
+    /**
+     * With a projection: the gradient of every step's projected h [seq*batch, projSize] and
+     * the projection's inputs o * tanh(c) [seq*batch, hidden], for W_hr's gradient.
+     */
+    proj?: { dh: Tensor; input: Tensor };
   };
+}
+
+/**
+ * A packed step's 0/1 masks [keep, hold] of the rows that run (keep) and those whose state
+ * stays (hold), for h [batch, h's width] and c [batch, hidden] (narrower h: a projection).
+ */
+interface StepMask {
+  h: [Tensor, Tensor];
+  c: [Tensor, Tensor];
 }
 
 interface LoopArgs {
@@ -105,11 +123,19 @@ interface LoopArgs {
   xp: Tensor;
   state: State;
   w: Weights;
-  /**
-   * Packed batches only: per step, [keep, hold] 0/1 masks [batch, hidden] of the rows that
-   * run (keep) and those whose state stays (hold), or null where every row runs.
-   */
-  masks?: ([Tensor, Tensor] | null)[];
+  /** Packed batches only: per step, its masks, or null where every row runs. */
+  masks?: (StepMask | null)[];
+}
+
+/**
+ * x => x W^T for a weight used at every step: one transpose of W up front beats a
+ * transposed matmul at every step, except for a single step (generation), where the flag
+ * is cheapest.
+ */
+function timesTransposed(w: Tensor, seq: number): (x: Tensor) => Tensor {
+  if (seq === 1) return (x) => matmul(x, w, false, true);
+  const wT = transpose(w, [1, 0]);
+  return (x) => matmul(x, wT);
 }
 
 /**
@@ -122,22 +148,22 @@ function compositeLoop({ mode, seq, batch, reverse, xp, state, w, masks }: LoopA
   const order = [...Array(seq).keys()].map((k) => (reverse ? seq - 1 - k : k));
   const saved: Saved[] = new Array(seq);
   const xps = split(xp, steps, 0);
-  // One transpose of W_hh up front beats a transposed matmul at every step, except for a
-  // single step (generation), where the flag is cheapest.
-  const wHhT = seq > 1 ? transpose(w.wHh, [1, 0]) : null;
+  const timesWHh = timesTransposed(w.wHh, seq);
+  const project = w.wHr && timesTransposed(w.wHr, seq);
   let h = state.h;
   let c = state.c;
   const outs: Tensor[] = new Array(seq);
   for (const t of order) {
-    const hp = wHhT ? matmul(h, wHhT) : matmul(h, w.wHh, false, true);
+    const hp = timesWHh(h);
     const step = stepForward(mode, xps[t], w.bHh ? add(hp, w.bHh) : hp, h, c);
-    saved[t] = { hPrev: h, cPrev: c, acts: step.acts };
+    const next = project ? project(step.h) : step.h;
+    saved[t] = { hPrev: h, cPrev: c, acts: step.acts, unprojected: project && step.h };
     const m = masks?.[t];
     if (m) {
-      h = add(mul(step.h, m[0]), mul(h, m[1]));
-      c = c && add(mul(step.c!, m[0]), mul(c, m[1]));
+      h = add(mul(next, m.h[0]), mul(h, m.h[1]));
+      c = c && add(mul(step.c!, m.c[0]), mul(c, m.c[1]));
     } else {
-      h = step.h;
+      h = next;
       c = step.c;
     }
     outs[t] = h;
@@ -152,18 +178,25 @@ function compositeLoop({ mode, seq, batch, reverse, xp, state, w, masks }: LoopA
       let dc = gC;
       const dxps: Tensor[] = new Array(seq);
       const dhps: Tensor[] = new Array(seq);
+      const dNexts: Tensor[] = new Array(seq);
       for (const t of [...order].reverse()) {
         const m = masks?.[t];
         const dTotal = add(dh, gOuts[t]);
-        const r = m
-          ? backwardStep(mode, saved[t], mul(dTotal, m[0]), dc && mul(dc, m[0]))
-          : backwardStep(mode, saved[t], dTotal, dc);
+        // The gradient of this step's own h' (projected, with a projection).
+        const dNext = m ? mul(dTotal, m.h[0]) : dTotal;
+        dNexts[t] = dNext;
+        const r = backwardStep(
+          mode,
+          saved[t],
+          w.wHr ? matmul(dNext, w.wHr) : dNext,
+          m && dc ? mul(dc, m.c[0]) : dc,
+        );
         dxps[t] = r.dxp;
         dhps[t] = r.dhp;
         dh = matmul(r.dhp, w.wHh);
         if (r.dhDirect) dh = add(dh, r.dhDirect);
-        if (m) dh = add(dh, mul(dTotal, m[1]));
-        dc = m && dc ? add(r.dcPrev!, mul(dc, m[1])) : r.dcPrev;
+        if (m) dh = add(dh, mul(dTotal, m.h[1]));
+        dc = m && dc ? add(r.dcPrev!, mul(dc, m.c[1])) : r.dcPrev;
       }
       const dxp = concat(dxps, 0);
       return {
@@ -172,6 +205,10 @@ function compositeLoop({ mode, seq, batch, reverse, xp, state, w, masks }: LoopA
         hPrev: concat(saved.map((s) => s.hPrev), 0),
         dh,
         dc,
+        proj: w.wHr && {
+          dh: concat(dNexts, 0),
+          input: concat(saved.map((s) => s.unprojected!), 0),
+        },
       };
     },
   };
@@ -233,7 +270,8 @@ function fusedLoop(fused: RecurrentOps, a: LoopArgs): Loop {
 
 /**
  * Runs `mode` over x [seq, batch, input] from `state`, backwards in time if `reverse`.
- * Returns the outputs [seq, batch, hidden] (in time order) and the final state.
+ * Returns the outputs [seq, batch, h's width] (in time order) and the final state.
+ * With a projection (`w.wHr`) the composite loop runs: the fused ops take none.
  *
  * `batchSizes` (packed batches, sorted longest first): at step t only the first
  * batchSizes[t] rows run; the others keep their state (forwards: the state after their
@@ -251,6 +289,7 @@ export function recurrentLayer(
 ): { output: Tensor; state: State } {
   const [seq, batch, input] = x.shape;
   const size = state.h.shape[1];
+  const cSize = state.c?.shape[1] ?? size;
   const fused = getBackend().fused;
   const ragged = batchSizes?.some((n) => n < batch) ?? false;
   const fwd = noGrad(() => {
@@ -264,9 +303,9 @@ export function recurrentLayer(
       xp: w.bIh ? add(proj, w.bIh) : proj,
       state,
       w,
-      masks: ragged ? stepMasks(batchSizes!, batch, size) : undefined,
+      masks: ragged ? stepMasks(batchSizes!, batch, size, cSize) : undefined,
     };
-    const loop = !ragged && fused?.recurrentForward && fused.recurrentBackward
+    const loop = !ragged && !w.wHr && fused?.recurrentForward && fused.recurrentBackward
       ? fusedLoop(fused as RecurrentOps, args)
       : compositeLoop(args);
     return { x2, loop, output: reshape(loop.output, [seq, batch, size]) };
@@ -274,7 +313,15 @@ export function recurrentLayer(
   const { loop } = fwd;
 
   const biases = [w.bIh, w.bHh].filter((b): b is Tensor => b !== null);
-  const inputs = [x, state.h, ...(state.c ? [state.c] : []), w.wIh, w.wHh, ...biases];
+  const inputs = [
+    x,
+    state.h,
+    ...(state.c ? [state.c] : []),
+    w.wIh,
+    w.wHh,
+    ...biases,
+    ...(w.wHr ? [w.wHr] : []),
+  ];
   const outputs = [fwd.output, loop.h, ...(loop.c ? [loop.c] : [])];
   if (needsGrad(inputs)) {
     const node = {
@@ -294,6 +341,7 @@ export function recurrentLayer(
           matmul(r.dxp, fwd.x2, true, false),
           matmul(r.dhp, r.hPrev, true, false),
           ...biasGrads,
+          ...(r.proj ? [matmul(r.proj.dh, r.proj.input, true, false)] : []),
         ];
       },
     };
@@ -302,19 +350,28 @@ export function recurrentLayer(
   return { output: fwd.output, state: { h: loop.h, c: loop.c } };
 }
 
-/** Per step, [keep, hold] masks [batch, size] for batchSizes[t] running rows; one per size. */
-function stepMasks(batchSizes: readonly number[], batch: number, size: number) {
-  const made = new Map<number, [Tensor, Tensor]>();
-  return batchSizes.map((n) => {
-    if (n === batch) return null;
-    let m = made.get(n);
+/**
+ * Per step, the masks of h [batch, size] and c [batch, cSize] for batchSizes[t] running
+ * rows; one pair per row count and width.
+ */
+function stepMasks(
+  batchSizes: readonly number[],
+  batch: number,
+  size: number,
+  cSize: number,
+): (StepMask | null)[] {
+  const made = new Map<string, [Tensor, Tensor]>();
+  const masks = (n: number, width: number): [Tensor, Tensor] => {
+    const key = `${n}x${width}`;
+    let m = made.get(key);
     if (!m) {
-      const keep = new Float32Array(batch * size).fill(1, 0, n * size);
-      m = [tensor(keep, [batch, size]), tensor(keep.map((v) => 1 - v), [batch, size])];
-      made.set(n, m);
+      const keep = new Float32Array(batch * width).fill(1, 0, n * width);
+      m = [tensor(keep, [batch, width]), tensor(keep.map((v) => 1 - v), [batch, width])];
+      made.set(key, m);
     }
     return m;
-  });
+  };
+  return batchSizes.map((n) => n === batch ? null : { h: masks(n, size), c: masks(n, cSize) });
 }
 
 /**
@@ -322,7 +379,7 @@ function stepMasks(batchSizes: readonly number[], batch: number, size: number) {
  * batchSizes[t] rows at step t, the first rows of a batch sorted longest first. Forwards,
  * a row's state stops at its last step; backwards (`reverse`), a row starts from its
  * initial state at its own last step. Returns the outputs in x's packed layout,
- * [sum(lengths), hidden], and the final state of every row [batch, hidden] (sorted order).
+ * [sum(lengths), h's width], and the final state of every row (sorted order).
  *
  * The packed rows are gathered into the padded layout [seq, batch, input] (zeros past each
  * length), `recurrentLayer` runs there with `batchSizes` (one node, its hand-written

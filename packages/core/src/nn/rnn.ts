@@ -2,12 +2,13 @@
  * Multi-layer recurrent networks over whole sequences: RNN, LSTM and GRU, with PyTorch's
  * arguments, shapes and state-dict keys (`weight_ih_l0`, `bias_hh_l1_reverse`, ...).
  *
- * Shapes (L layers, D = 2 if bidirectional else 1):
+ * Shapes (L layers, D = 2 if bidirectional else 1, H = hidden, or projSize for an LSTM with
+ * a projection, the width of h):
  * input [seq, batch, input] ([batch, seq, input] with batchFirst; [seq, input] unbatched);
- * h0/c0 and hN/cN [L*D, batch, hidden] whatever batchFirst says, as in PyTorch;
- * output [seq, batch, D*hidden] (batch first with batchFirst).
+ * h0/hN [L*D, batch, H] and c0/cN [L*D, batch, hidden] whatever batchFirst says, as in
+ * PyTorch; output [seq, batch, D*H] (batch first with batchFirst).
  * A `PackedSequence` input (data [sum(lengths), input]) gives a PackedSequence output (data
- * [sum(lengths), D*hidden], same batch sizes and order); hN/cN are then each sequence's state
+ * [sum(lengths), D*H], same batch sizes and order); hN/cN are then each sequence's state
  * at its own last step, in the caller's order.
  */
 import { concat, reshape, stack, transpose, unstack, zeros } from "../ops.ts";
@@ -45,6 +46,16 @@ export interface RNNBaseOptions {
   rng?: Random;
 }
 
+/** Options of `LSTM`. */
+export interface LSTMOptions extends RNNBaseOptions {
+  /**
+   * Width of a projected h, in [1, hiddenSize), as PyTorch's proj_size: after each step
+   * h = (o * tanh(c)) W_hr^T with `weight_hr_l{k}` [projSize, hiddenSize], so h0/hN and the
+   * output have projSize features while c0/cN keep hiddenSize. Default 0: no projection.
+   */
+  projSize?: number;
+}
+
 /** Options of `RNN`. */
 export interface RNNOptions extends RNNBaseOptions {
   /** The activation, "tanh" or "relu". Default "tanh". */
@@ -66,21 +77,24 @@ export abstract class RNNBase extends Module {
   readonly dropout: number;
   /** Whether every layer also runs backwards. */
   readonly bidirectional: boolean;
+  /** Width of the LSTM's projected h; 0 without a projection (always, for RNN and GRU). */
+  readonly projSize: number;
   readonly #weights: Weights[] = [];
   readonly #rng: Random;
 
   /**
    * Registers, for every layer l and direction, `weight_ih_l{l}` [gates*hiddenSize, in],
-   * `weight_hh_l{l}` [gates*hiddenSize, hiddenSize] and, with biases, `bias_ih_l{l}` and
-   * `bias_hh_l{l}` [gates*hiddenSize] (suffix `_reverse` for the backward direction), where
-   * `in` is `inputSize` for layer 0 and numDirections*hiddenSize above it. Sizes are
-   * positive integers.
+   * `weight_hh_l{l}` [gates*hiddenSize, H], with biases `bias_ih_l{l}` and `bias_hh_l{l}`
+   * [gates*hiddenSize], and with a projection `weight_hr_l{l}` [projSize, hiddenSize]
+   * (suffix `_reverse` for the backward direction), where H is projSize if set, else
+   * hiddenSize, and `in` is `inputSize` for layer 0 and numDirections*H above it. Sizes are
+   * positive integers; projSize (LSTM only) is 0 or in [1, hiddenSize).
    */
   constructor(
     readonly mode: RecurrentMode,
     readonly inputSize: number,
     readonly hiddenSize: number,
-    options: RNNBaseOptions,
+    options: LSTMOptions,
   ) {
     super();
     this.numLayers = options.numLayers ?? 1;
@@ -88,25 +102,37 @@ export abstract class RNNBase extends Module {
     this.batchFirst = options.batchFirst ?? false;
     this.dropout = options.dropout ?? 0;
     this.bidirectional = options.bidirectional ?? false;
+    this.projSize = options.projSize ?? 0;
     this.#rng = options.rng ?? globalRandom();
-    checkSize(this.constructor.name, { inputSize, hiddenSize, numLayers: this.numLayers });
-    checkProbability(this.constructor.name, this.dropout);
+    const name = this.constructor.name;
+    checkSize(name, { inputSize, hiddenSize, numLayers: this.numLayers });
+    checkProbability(name, this.dropout);
+    checkProjSize(name, mode, this.projSize, hiddenSize);
+    // Every parameter, W_hr included, is drawn from U(-1/sqrt(hidden), 1/sqrt(hidden)) in
+    // registration order, as PyTorch's reset_parameters.
     const bound = 1 / Math.sqrt(hiddenSize);
     const rows = GATES[mode] * hiddenSize;
+    const hSize = this.#hSize;
     const param = (name: string, shape: number[]) =>
       this.registerParameter(name, uniformInit(this.#rng, shape, bound), shape);
     for (let l = 0; l < this.numLayers; l++) {
       for (let d = 0; d < this.numDirections; d++) {
         const sfx = `_l${l}${d ? "_reverse" : ""}`;
-        const inSize = l === 0 ? inputSize : hiddenSize * this.numDirections;
+        const inSize = l === 0 ? inputSize : hSize * this.numDirections;
         this.#weights.push({
           wIh: param(`weight_ih${sfx}`, [rows, inSize]),
-          wHh: param(`weight_hh${sfx}`, [rows, hiddenSize]),
+          wHh: param(`weight_hh${sfx}`, [rows, hSize]),
           bIh: this.bias ? param(`bias_ih${sfx}`, [rows]) : null,
           bHh: this.bias ? param(`bias_hh${sfx}`, [rows]) : null,
+          wHr: this.projSize ? param(`weight_hr${sfx}`, [this.projSize, hiddenSize]) : undefined,
         });
       }
     }
+  }
+
+  /** The width of h: projSize with a projection, else hiddenSize. */
+  get #hSize(): number {
+    return this.projSize || this.hiddenSize;
   }
 
   /** 2 if bidirectional, else 1. */
@@ -115,22 +141,30 @@ export abstract class RNNBase extends Module {
   }
 
   #describe(): string {
-    return `${this.constructor.name}(${this.inputSize}, ${this.hiddenSize}, numLayers=${this.numLayers})`;
+    const proj = this.projSize ? `, projSize=${this.projSize}` : "";
+    return `${this.constructor.name}(${this.inputSize}, ${this.hiddenSize}, numLayers=${this.numLayers}${proj})`;
   }
 
-  /** Checks a given h0/c0 against [L*D, batch, hidden] (no batch axis when unbatched). */
-  #initial(given: Tensor | undefined, batch: number, batched: boolean, what: string): Tensor[] {
+  /**
+   * Checks a given h0 against [L*D, batch, H], c0 against [L*D, batch, hidden] (no batch
+   * axis when unbatched); zeros when not given.
+   */
+  #initial(
+    given: Tensor | undefined,
+    batch: number,
+    batched: boolean,
+    what: "h0" | "c0",
+  ): Tensor[] {
     const n = this.numLayers * this.numDirections;
-    const shape = batched ? [n, batch, this.hiddenSize] : [n, this.hiddenSize];
+    const size = what === "h0" ? this.#hSize : this.hiddenSize;
+    const shape = batched ? [n, batch, size] : [n, size];
     if (given && given.shape.join() !== shape.join()) {
       throw new Error(
         `rnnkit: ${this.#describe()}: expected ${what} of shape [${shape.join(", ")}], ` +
           `got [${given.shape.join(", ")}]`,
       );
     }
-    const h = given
-      ? reshape(given, [n, batch, this.hiddenSize])
-      : zeros([n, batch, this.hiddenSize]);
+    const h = given ? reshape(given, [n, batch, size]) : zeros([n, batch, size]);
     return unstack(h);
   }
 
@@ -211,7 +245,7 @@ export abstract class RNNBase extends Module {
     }
     const hidden = (key: "h" | "c") => {
       const t = stack(finals.map((s) => s[key]!));
-      return batched ? t : reshape(t, [t.shape[0], this.hiddenSize]);
+      return batched ? t : reshape(t, [t.shape[0], t.shape[2]]);
     };
     const output = !batched
       ? reshape(x, [x.shape[0], -1])
@@ -248,7 +282,7 @@ export abstract class RNNBase extends Module {
     }
     const { batchSizes, sortedIndices, unsortedIndices } = input;
     const batch = batchSizes[0];
-    const sort = (given: Tensor | undefined, what: string) => {
+    const sort = (given: Tensor | undefined, what: "h0" | "c0") => {
       const states = this.#initial(given, batch, true, what);
       return given && sortedIndices ? states.map((s) => gatherRows(s, sortedIndices)) : states;
     };
@@ -316,10 +350,13 @@ export class RNN extends RNNBase {
   }
 }
 
-/** Long short-term memory with PyTorch's gate order (i, f, g, o). */
+/**
+ * Long short-term memory with PyTorch's gate order (i, f, g, o), optionally with a
+ * projection of h (`projSize`).
+ */
 export class LSTM extends RNNBase {
-  /** An LSTM from `inputSize` features to `hiddenSize`; see `RNNBaseOptions` for the defaults. */
-  constructor(inputSize: number, hiddenSize: number, options: RNNBaseOptions = {}) {
+  /** An LSTM from `inputSize` features to `hiddenSize`; see `LSTMOptions` for the defaults. */
+  constructor(inputSize: number, hiddenSize: number, options: LSTMOptions = {}) {
     super("LSTM", inputSize, hiddenSize, options);
   }
 
@@ -363,5 +400,26 @@ export class GRU extends RNNBase {
   forward(input: Tensor | PackedSequence, h0?: Tensor): [Tensor | PackedSequence, Tensor] {
     const { output, h } = this.run(input, h0);
     return [output, h];
+  }
+}
+
+/**
+ * PyTorch's proj_size rules: LSTM only (0 elsewhere), an integer >= 0 and < hiddenSize,
+ * each broken rule named with the value.
+ */
+function checkProjSize(module: string, mode: RecurrentMode, projSize: number, hidden: number) {
+  if (projSize !== 0 && mode !== "LSTM") {
+    throw new Error(`rnnkit: ${module}: projSize is only supported by LSTM, got ${projSize}`);
+  }
+  if (!Number.isInteger(projSize) || projSize < 0) {
+    throw new Error(
+      `rnnkit: ${module}: projSize must be a non-negative integer (0: no projection), ` +
+        `got ${projSize}`,
+    );
+  }
+  if (projSize >= hidden) {
+    throw new Error(
+      `rnnkit: ${module}: projSize must be smaller than hiddenSize = ${hidden}, got ${projSize}`,
+    );
   }
 }
