@@ -1,9 +1,15 @@
-/** The README's TypeScript examples run as written. */
+/**
+ * The README's TypeScript examples run as written; a block marked
+ * `<!-- excerpt of PATH -->` is instead checked to be an exact excerpt of that file (which
+ * the test command runs as an example).
+ */
 import assert from "node:assert/strict";
 
 const root = new URL("../..", import.meta.url).pathname;
 const readme = await Deno.readTextFile(`${root}README.md`);
-const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+const blocks = [...readme.matchAll(/(?:<!-- excerpt of (\S+) -->\s*)?```ts\n([\s\S]*?)```/g)];
+const examples = blocks.filter((m) => !m[1]).map((m) => m[2]);
+const excerpts = blocks.filter((m) => m[1]).map((m) => ({ path: m[1], code: m[2] }));
 
 Deno.test("README has TypeScript examples", () => assert.ok(examples.length > 0));
 
@@ -22,5 +28,12 @@ examples.forEach((code, i) => {
     } finally {
       await Deno.remove(file);
     }
+  });
+});
+
+excerpts.forEach(({ path, code }) => {
+  Deno.test(`README excerpt of ${path} is in it`, async () => {
+    const source = await Deno.readTextFile(`${root}${path}`);
+    assert.ok(source.includes(code), `the README's excerpt differs from ${path}; copy it again`);
   });
 });

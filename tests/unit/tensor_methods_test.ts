@@ -213,6 +213,9 @@ Deno.test("new ops report bad shapes and arguments, naming the op and the shapes
   throwsWith(() => ops.stack([zeros([2]), zeros([3])]), "stack", "[2]", "[3]");
   throwsWith(() => ops.stack([zeros([2])], 2), "stack", "axis 2");
   throwsWith(() => ops.narrow(zeros([2, 5]), 1, 3, 3), "narrow", "[2, 5]");
+  throwsWith(() => ops.select(zeros([2, 5]), 1, 5), "select", "index 5", "size 5", "[2, 5]");
+  throwsWith(() => ops.select(zeros([2, 5]), 2, 0), "select", "axis 2");
+  throwsWith(() => ops.unbind(zeros([2, 5]), -3), "unbind", "axis -3");
   throwsWith(() => ops.indexSelect(zeros([2, 5]), 1, intTensor([5])), "indexSelect", "5", "[2, 5]");
   throwsWith(() => ops.indexSelect(zeros([2, 5]), 0, tensor([1])), "indexSelect", "int32");
   throwsWith(() => ops.transpose(zeros([2, 3]), [0, 0]), "transpose", "[2, 3]");

@@ -457,8 +457,8 @@ export function matmul(a: Tensor, b: Tensor, transposeA = false, transposeB = fa
   // A batch of 1 against a larger one is the 3-D by 2-D product.
   if (bb === 1 && ba !== 1) return matmul(a, reshape(b, b.shape.slice(1)), transposeA, transposeB);
   if (ba === 1 && bb !== 1) return matmul(reshape(a, a.shape.slice(1)), b, transposeA, transposeB);
-  const as = unstack(a);
-  const bs = unstack(b);
+  const as = unbind(a);
+  const bs = unbind(b);
   const batch = Math.max(ba, bb);
   const outs = Array.from(
     { length: batch },
@@ -868,9 +868,28 @@ export function split(x: Tensor, sizes: readonly number[], axis: number): Tensor
   return outs;
 }
 
-/** Splits along axis 0 and drops that axis: [T, ...] -> T tensors [...]. */
-export function unstack(x: Tensor): Tensor[] {
-  return split(x, Array(x.shape[0]).fill(1), 0).map((t) => reshape(t, x.shape.slice(1)));
+/** The slices along `dim` (default 0), each without that dim, as `torch.unbind`. */
+export function unbind(x: Tensor, dim = 0): Tensor[] {
+  const ax = normAxes(dim, x.shape.length, "unbind")[0];
+  const shape = x.shape.filter((_, i) => i !== ax);
+  return split(x, Array(x.shape[ax]).fill(1), ax).map((t) => reshape(t, shape));
+}
+
+/**
+ * The slice at `index` along `dim` (negative: from the end), without that dim, as
+ * `torch.select` (`x[:, index]` for dim 1); the gradient is zero elsewhere.
+ */
+export function select(x: Tensor, dim: number, index: number): Tensor {
+  const ax = normAxes(dim, x.shape.length, "select")[0];
+  const size = x.shape[ax];
+  const i = index < 0 ? index + size : index;
+  if (!Number.isInteger(i) || i < 0 || i >= size) {
+    throw new Error(
+      `rnnkit: select: index ${index} is out of range for dim ${dim} (size ${size}) of ` +
+        fmt(x.shape),
+    );
+  }
+  return reshape(narrow(x, ax, i, 1), x.shape.filter((_, j) => j !== ax));
 }
 
 /**

@@ -454,6 +454,16 @@ export class Tensor {
     return ops.narrow(this, dim, start, length);
   }
 
+  /** The slice at `index` along `dim`, without that dim (`ops.select`). */
+  select(dim: number, index: number): Tensor {
+    return ops.select(this, dim, index);
+  }
+
+  /** The slices along `dim` (default 0), each without that dim (`ops.unbind`). */
+  unbind(dim = 0): Tensor[] {
+    return ops.unbind(this, dim);
+  }
+
   /** The entries at int32 `index` along `dim` (`ops.indexSelect`). */
   indexSelect(dim: number, index: Tensor): Tensor {
     return ops.indexSelect(this, dim, index);

@@ -89,8 +89,10 @@ function run(c: OpCase, x: Record<string, Tensor>): Tensor | Tensor[] {
       return ops.cat(all, a.dim);
     case "split":
       return ops.split(x.x, a.sizes, a.axis);
-    case "unstack":
-      return ops.unstack(x.x);
+    case "unbind":
+      return ops.unbind(x.x, a.dim);
+    case "select":
+      return ops.select(x.x, a.dim, a.index);
     case "gather":
       return ops.gather(x.x, x.indices, x.gradIndices);
     case "oneHot":

@@ -11,7 +11,7 @@
  * [sum(lengths), D*H], same batch sizes and order); hN/cN are then each sequence's state
  * at its own last step, in the caller's order.
  */
-import { concat, reshape, stack, transpose, unstack, zeros } from "../ops.ts";
+import { concat, reshape, stack, transpose, unbind, zeros } from "../ops.ts";
 import { globalRandom, type Random } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkProbability, dropout } from "./dropout.ts";
@@ -165,7 +165,7 @@ export abstract class RNNBase extends Module {
       );
     }
     const h = given ? reshape(given, [n, batch, size]) : zeros([n, batch, size]);
-    return unstack(h);
+    return unbind(h);
   }
 
   /** Runs every layer and direction; returns output and final states in PyTorch's shapes. */
