@@ -10,6 +10,7 @@ import "./suite/ops.ts";
 import "./suite/activations.ts";
 import "./suite/packed.ts";
 import "./suite/proj.ts";
+import "./suite/autograd.ts";
 
 export { cases } from "./registry.ts";
 export { worst } from "./check.ts";
