@@ -13,4 +13,4 @@ import "./suite/proj.ts";
 import "./suite/autograd.ts";
 
 export { cases } from "./registry.ts";
-export { worst } from "./check.ts";
+export { deviationReport, runCase, worst } from "./check.ts";

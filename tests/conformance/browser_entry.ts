@@ -5,7 +5,7 @@
 import { err, exit, out } from "@rnnkit/backend-webgl/page";
 import { createBackend } from "@rnnkit/backend-webgl";
 import { useBackend } from "./backend.ts";
-import { cases, worst } from "./all.ts";
+import { cases, deviationReport, runCase } from "./all.ts";
 
 const backend = await useBackend("webgl", createBackend);
 out(`webgl renderer: ${backend.description}`);
@@ -14,7 +14,7 @@ let failed = 0;
 for (const c of cases) {
   const start = performance.now();
   try {
-    await c.fn();
+    await runCase(c);
     passed++;
     out(`[webgl] ${c.name} ... ok (${(performance.now() - start).toFixed(0)}ms)`);
   } catch (e) {
@@ -22,10 +22,6 @@ for (const c of cases) {
     err(`[webgl] ${c.name} ... FAILED: ${(e as Error).message}`);
   }
 }
-out(
-  `largest |diff| ${worst.abs.toExponential(2)} at ${worst.where}; largest relative ${
-    worst.rel.toExponential(2)
-  }`,
-);
+for (const line of deviationReport().split("\n")) out(line);
 out(`${passed} passed | ${failed} failed`);
 exit(failed ? 1 : 0);

@@ -3,6 +3,7 @@
  * Also records the largest deviation seen, which the runner reports.
  */
 import { getBackend, type Tensor } from "@rnnkit/core";
+import type { Case } from "./registry.ts";
 
 export interface HostTensor {
   shape: number[];
@@ -30,8 +31,44 @@ export function tolerance(): Tolerance {
   return TOLERANCES[getBackend().name] ?? TOLERANCES.webgpu;
 }
 
+/** Largest absolute and relative deviation among `compared` values, and where. */
+export interface Deviation {
+  abs: number;
+  rel: number;
+  where: string;
+  compared: number;
+}
+
+const none = (): Deviation => ({ abs: 0, rel: 0, where: "", compared: 0 });
+
 /** Largest absolute and relative deviation seen so far, for the run's summary. */
-export const worst = { abs: 0, rel: 0, where: "", compared: 0 };
+export const worst: Deviation = none();
+
+/** The same per group of cases: the first word of their names ("op", "packed", ...). */
+export const worstByGroup = new Map<string, Deviation>();
+let current: Deviation | undefined;
+
+/** Runs one case of the suite, its deviations counted in its group too. */
+export async function runCase(c: Case): Promise<void> {
+  const group = c.name.split(" ")[0];
+  if (!worstByGroup.has(group)) worstByGroup.set(group, none());
+  current = worstByGroup.get(group);
+  try {
+    await c.fn();
+  } finally {
+    current = undefined;
+  }
+}
+
+/** The run's largest deviations, overall and per group, one line each. */
+export function deviationReport(): string {
+  const line = (d: Deviation) =>
+    `${d.compared} values; largest |diff| ${d.abs.toExponential(2)} at ${d.where}; ` +
+    `largest relative ${d.rel.toExponential(2)}`;
+  const groups = [...worstByGroup].filter(([, d]) => d.compared > 0)
+    .map(([g, d]) => `  ${g}: ${line(d)}`);
+  return [`compared against PyTorch: ${line(worst)}`, ...groups].join("\n");
+}
 
 export function assertClose(
   actual: ArrayLike<number>,
@@ -59,9 +96,11 @@ export function assertClose(
       );
     }
     const rel = abs / Math.max(Math.abs(e), 1e-6);
-    worst.compared++;
-    if (abs > worst.abs) Object.assign(worst, { abs, where: what });
-    if (Math.abs(e) > 1e-3 && rel > worst.rel) worst.rel = rel;
+    for (const d of current ? [worst, current] : [worst]) {
+      d.compared++;
+      if (abs > d.abs) Object.assign(d, { abs, where: what });
+      if (Math.abs(e) > 1e-3 && rel > d.rel) d.rel = rel;
+    }
   }
 }
 
