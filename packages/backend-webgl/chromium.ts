@@ -8,6 +8,9 @@
  * `out`/`err` lines, then `exit(code)`. An uncaught error or unhandled rejection in the page
  * ends the run with code 1. A timeout gives 124 and Ctrl-C gives 130, like a shell would.
  *
+ * `ChromiumPage` drives one tab of the same headless Chromium from Deno instead, for pages
+ * served some other way (the playground's tests, screenshots).
+ *
  * Permissions: --allow-read --allow-write (temp dir) --allow-run (deno bundle, chromium)
  * --allow-net=127.0.0.1 (server and CDP) and, optionally, --allow-env (RNNKIT_CHROMIUM).
  */
@@ -140,6 +143,199 @@ export async function runInChromium(opts: BrowserRunOptions): Promise<number> {
     Deno.removeSignalListener("SIGINT", onSigint);
     await Deno.remove(tmp, { recursive: true });
   }
+}
+
+/** Options of `ChromiumPage.launch`. */
+export interface ChromiumPageOptions {
+  /**
+   * Receives Chromium's stderr lines (known noise dropped), the page's console messages
+   * ("console.log: ...") and its uncaught errors ("uncaught: ..."). Default: dropped.
+   */
+  onLine?: (line: string) => void;
+  /** The tab's viewport in CSS pixels (what `screenshot` captures). Default 1024 x 768. */
+  viewport?: { width: number; height: number };
+}
+
+/**
+ * One tab of a headless Chromium with a fresh profile, to drive a page from Deno (tests,
+ * screenshots): `goto` a URL, `evaluate` expressions in it, fill file inputs, collect
+ * downloads, capture screenshots. Always `close()` it: that ends Chromium (and its helper
+ * processes) and removes the profile and the downloads.
+ *
+ * Permissions: as `runInChromium`.
+ */
+export class ChromiumPage {
+  /** The page's uncaught errors and unhandled rejections, oldest first. */
+  readonly errors: string[] = [];
+  /** The folder downloads are saved in. */
+  readonly downloads: string;
+  #browser: Browser;
+  #tmp: string;
+  #onLine: (line: string) => void;
+  #waiters = new Map<string, (params: Json) => void>();
+  #downloadNames = new Map<string, string>();
+
+  private constructor(exe: string, tmp: string, onLine: (line: string) => void) {
+    this.#tmp = tmp;
+    this.#onLine = onLine;
+    this.downloads = join(tmp, "downloads");
+    this.#browser = new Browser(exe, join(tmp, "profile"), (_, line) => onLine(line));
+  }
+
+  /** Starts Chromium with one blank tab. */
+  static async launch(options: ChromiumPageOptions = {}): Promise<ChromiumPage> {
+    const exe = chromiumPath();
+    if (!exe) throw new Error(CHROMIUM_NOT_FOUND);
+    const tmp = await Deno.makeTempDir({ prefix: "rnnkit-chromium-" });
+    const page = new ChromiumPage(exe, tmp, options.onLine ?? (() => {}));
+    try {
+      await page.#start(options.viewport ?? { width: 1024, height: 768 });
+      return page;
+    } catch (e) {
+      await page.close();
+      throw e;
+    }
+  }
+
+  async #start(viewport: { width: number; height: number }): Promise<void> {
+    const browser = this.#browser;
+    await browser.connect();
+    const cdp = browser.cdp!;
+    cdp.onEvent = (method, params) => this.#onEvent(method, params);
+    await browser.attach();
+    await cdp.send("Page.enable");
+    await cdp.send("Emulation.setDeviceMetricsOverride", {
+      ...viewport,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
+    await Deno.mkdir(this.downloads);
+    await cdp.send("Browser.setDownloadBehavior", {
+      behavior: "allow",
+      downloadPath: this.downloads,
+      eventsEnabled: true,
+    }, false);
+  }
+
+  #onEvent(method: string, params: Json): void {
+    if (this.#browser.closing) return;
+    if (method === "Runtime.consoleAPICalled") {
+      const args = params.args as RemoteObject[];
+      this.#onLine(`console.${params.type}: ${args.map(show).join(" ")}`);
+    } else if (method === "Runtime.exceptionThrown") {
+      const text = exceptionText(params.exceptionDetails as ExceptionDetails);
+      this.errors.push(text);
+      this.#onLine(`uncaught: ${text}`);
+    } else if (method === "Browser.downloadWillBegin") {
+      this.#downloadNames.set(params.guid, params.suggestedFilename);
+    }
+    this.#waiters.get(method)?.(params);
+  }
+
+  /** Resolves with the params of the next `method` event for which `accept` holds. */
+  #next(method: string, accept: (params: Json) => boolean, timeoutMs: number): Promise<Json> {
+    const { promise, resolve, reject } = Promise.withResolvers<Json>();
+    const timer = setTimeout(() => {
+      this.#waiters.delete(method);
+      reject(new Error(`no ${method} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    this.#waiters.set(method, (params) => {
+      if (!accept(params)) return;
+      this.#waiters.delete(method);
+      clearTimeout(timer);
+      resolve(params);
+    });
+    return promise;
+  }
+
+  /** Navigates to `url` and waits for its load event. */
+  async goto(url: string, timeoutMs = 30_000): Promise<void> {
+    const loaded = this.#next("Page.loadEventFired", () => true, timeoutMs);
+    await navigate(this.#browser.cdp!, url).catch((e) => {
+      loaded.catch(() => {});
+      throw e;
+    });
+    await loaded;
+  }
+
+  /**
+   * The value of a JavaScript expression in the page (a promise is awaited), as JSON
+   * carries it; an exception in the page rejects with its message.
+   */
+  async evaluate<T = unknown>(expression: string): Promise<T> {
+    const r = await this.#browser.cdp!.send("Runtime.evaluate", {
+      expression,
+      awaitPromise: true,
+      returnByValue: true,
+    });
+    if (r.exceptionDetails) throw new Error(`in the page: ${exceptionText(r.exceptionDetails)}`);
+    return r.result.value as T;
+  }
+
+  /**
+   * Polls `expression` every 50 ms until it is truthy and resolves with its value; rejects
+   * after `timeoutMs` (default 30 s), or with the page's first uncaught error.
+   */
+  async waitFor<T = unknown>(expression: string, timeoutMs = 30_000): Promise<T> {
+    const end = performance.now() + timeoutMs;
+    while (true) {
+      const value = await this.evaluate<T>(expression);
+      if (value) return value;
+      if (this.errors.length) throw new Error(`the page failed: ${this.errors[0]}`);
+      if (performance.now() > end) {
+        throw new Error(`\`${expression}\` still falsy after ${timeoutMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Puts the files at `paths` into the `<input type=file>` that `selector` finds. */
+  async setInputFiles(selector: string, paths: string[]): Promise<void> {
+    const cdp = this.#browser.cdp!;
+    const r = await cdp.send("Runtime.evaluate", {
+      expression: `document.querySelector(${JSON.stringify(selector)})`,
+    });
+    if (!r.result.objectId) throw new Error(`no element matches ${selector}`);
+    await cdp.send("DOM.setFileInputFiles", { files: paths, objectId: r.result.objectId });
+  }
+
+  /**
+   * Runs `start` (e.g. a click that downloads) and resolves with the path of the file
+   * downloaded, once it is complete.
+   */
+  async download(start: () => Promise<unknown>, timeoutMs = 30_000): Promise<string> {
+    const done = this.#next(
+      "Browser.downloadProgress",
+      (p) => p.state === "completed" || p.state === "canceled",
+      timeoutMs,
+    );
+    await start();
+    const p = await done;
+    if (p.state !== "completed") throw new Error("the download was canceled");
+    return join(this.downloads, this.#downloadNames.get(p.guid)!);
+  }
+
+  /** A PNG of the viewport. */
+  async screenshot(): Promise<Uint8Array> {
+    const { data } = await this.#browser.cdp!.send("Page.captureScreenshot", { format: "png" });
+    return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  }
+
+  /** Ends Chromium and removes its profile and downloads. */
+  async close(): Promise<void> {
+    await this.#browser.close();
+    await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Sends the tab to `url`; rejects if Chromium cannot load it. */
+async function navigate(cdp: Cdp, url: string): Promise<void> {
+  const nav = await cdp.send("Page.navigate", { url });
+  if (nav.errorText) throw new Error(`could not load ${url}: ${nav.errorText}`);
+}
+
+function exceptionText(d: ExceptionDetails): string {
+  return `${d.text} ${d.exception ? show(d.exception) : ""}`.trim();
 }
 
 /** Why a run was cut short, and the exit code that stands for it. */
@@ -294,8 +490,7 @@ class Browser {
           print(toStderr ? "stderr" : "stdout", args.map(show).join(" "));
         }
       } else if (method === "Runtime.exceptionThrown") {
-        const d = params.exceptionDetails as ExceptionDetails;
-        print("stderr", `${d.text} ${d.exception ? show(d.exception) : ""}`.trim());
+        print("stderr", exceptionText(params.exceptionDetails as ExceptionDetails));
         finish(1);
       } else if (method === "Inspector.targetCrashed") {
         print("stderr", "the page crashed");
@@ -304,16 +499,23 @@ class Browser {
     };
     cdp.onClose = () => done.reject(new Error("lost the DevTools connection to Chromium"));
 
-    // Attach before navigating so that no console message of the page can be missed.
-    // (No session yet, so these two go to the browser itself.)
+    await this.attach();
+    await navigate(cdp, url);
+    return await done.promise;
+  }
+
+  /**
+   * Opens a blank tab and attaches to it, before any navigation, so that no console message
+   * of the page can be missed.
+   */
+  async attach(): Promise<void> {
+    const cdp = this.cdp!;
+    // No session yet, so these two go to the browser itself.
     const { targetId } = await cdp.send("Target.createTarget", { url: "about:blank" });
     const { sessionId } = await cdp.send("Target.attachToTarget", { targetId, flatten: true });
     cdp.sessionId = sessionId as string;
     await cdp.send("Runtime.enable");
     await cdp.send("Inspector.enable");
-    const nav = await cdp.send("Page.navigate", { url });
-    if (nav.errorText) throw new Error(`could not load ${url}: ${nav.errorText}`);
-    return await done.promise;
   }
 
   /** Asks Chromium to quit, kills it if it lingers, and waits until it is gone. */

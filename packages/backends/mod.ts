@@ -79,7 +79,7 @@ export const BACKENDS: readonly BackendEntry[] = [
     needs: "a browser; from Deno, Chromium (apt-get install -y chromium)",
     missing: async () =>
       "document" in globalThis ||
-        (await import("@rnnkit/backend-webgl/chromium")).chromiumPath() !== undefined
+        (await import("@rnnkit/backend-webgl/chromium")).chromiumPath() !== null
         ? undefined
         : "Chromium not found",
     create: async () => (await import("@rnnkit/backend-webgl")).createBackend(),
