@@ -4,23 +4,28 @@
  *
  * Each backend runs in its own subprocess (run_backend.ts), and so does each peer run, one
  * at a time, so memory figures are per process and no two measurements share the cores.
- * webgl exists only in a browser: it runs in headless Chromium (run_browser.ts), which needs
+ * webgl exists only in a browser: it runs in headless Chromium (browser_runs.ts), as do the
+ * --browser pages, each with its tfjs-layers peer in the same page; that needs
  * --allow-net=127.0.0.1 on top of the task's other permissions.
  * Progress goes to stderr; markdown tables go to stdout; --json FILE keeps every raw result.
  */
 import { parseArgs } from "node:util";
-import { writeFileAtomic } from "@rnnkit/core";
-import { CHROMIUM_NOT_FOUND, chromiumPath, runInChromium } from "@rnnkit/backend-webgl/chromium";
+import { CharCorpus, writeFileAtomic } from "@rnnkit/core";
+import { CHROMIUM_NOT_FOUND, chromiumPath } from "@rnnkit/backend-webgl/chromium";
 import { BACKEND_NAMES, createBestBackend } from "@rnnkit/backends";
 import { CONFIG_NAMES, CONFIGS, DEFAULT_TEXT, FULL, QUICK, workersLabel } from "./configs.ts";
+import { BROWSER_NAMES, BROWSER_RUNS, type BrowserRun, runPage } from "./browser_runs.ts";
 
 const HELP = `Usage: deno task bench [options]
 
 Training throughput (Embedding(V,64) -> cell -> Linear(H,V), batch 32 x 64 chars, Adam 2e-3)
 for configs rnn (RNN h128 x1), lstm (LSTM h256 x2), gru (GRU h256 x2); the seed's toy model
 ms/epoch; greedy generation (LSTM h256 x2, batch 1) chars/s; peak RSS. Peers: PyTorch
-(/usr/bin/python3, 1 and 2 threads) and tfjs-layers on the same backend (for native, which
-tfjs has no counterpart of, on wasm). webgl runs in
+(/usr/bin/python3, 1 and 2 threads), tfjs-layers on the same backend (for native, which
+tfjs has no counterpart of, on wasm) and, for generation, onnxruntime-node (one thread) on
+the model exported by torch.onnx (absent without torch). Training rows also get GFLOPS and
+% of the machine's limit, the step's FLOPs at the best 2-thread sgemm rate measured in the
+same process (the native backend's OpenBLAS; absent without it). webgl runs in
 headless Chromium (/usr/bin/chromium), where peak RSS is not measured. wasm runs one
 thread under Deno: with it, training is also measured with data-parallel Deno workers
 (as \`train --workers N\`), in rows of its own ("wasm x2 workers").
@@ -30,14 +35,21 @@ Options:
   --backends LIST    auto, all, or comma-separated names: ${BACKEND_NAMES.join(",")}
                      (default: auto, the backend train and generate pick: native where it
                      loads, else wasm)
+  --browser LIST     all, or comma-separated pages to measure in headless Chromium, each
+                     next to tfjs-layers in the same page: ${BROWSER_NAMES.join(",")}
+                     (wasm-1t: one thread; wasm-threads: a cross-origin isolated page,
+                     as many threads as cores; webgl: as --backends webgl; webgpu:
+                     with --enable-unsafe-webgpu, absent where Chromium has no adapter)
+                     (default: none)
   --configs LIST     comma-separated: rnn,lstm,gru (default: all; rnn with --quick)
-  --peers LIST       comma-separated: pytorch,tfjs-layers (default: both; "" for none)
+  --peers LIST       comma-separated: pytorch,tfjs-layers,onnxruntime (default: all; ""
+                     for none)
   --wasm-workers N   workers for wasm's data-parallel training rows (default 2; 0: none)
   --quick            short run: 1 warm-up, 2 timed steps, 1 rep, 50 generated chars
   --json FILE        write all raw results to FILE
   -h, --help         this text`;
 
-const PEERS = ["pytorch", "tfjs-layers"];
+const PEERS = ["pytorch", "tfjs-layers", "onnxruntime"];
 /**
  * The tfjs backend tfjs-layers runs on as each rnnkit backend's peer: the same one, except
  * for native, which tfjs has no counterpart of: there the peer is tfjs-layers on wasm, the
@@ -49,12 +61,6 @@ const LAYERS_BACKEND: Record<string, string> = {
   native: "wasm",
   webgpu: "webgpu",
 };
-/** Why there is no tfjs-layers peer for a backend missing from LAYERS_BACKEND. */
-const NO_LAYERS: Record<string, string> = {
-  webgl: "tfjs-layers has no webgl peer in bench (tfjs-layers in the browser is out of scope)",
-};
-/** A whole browser run, bundling included; generous, but a hung page must not hang the bench. */
-const BROWSER_TIMEOUT_MS = 60 * 60 * 1000;
 const PYTHON = "/usr/bin/python3";
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -62,12 +68,14 @@ const deno = Deno.execPath();
 /**
  * One rnnkit measuring run: a backend, single-threaded, or its training alone with
  * data-parallel workers. `key` names it in the results and the tables; `backend` picks its
- * tfjs-layers peer.
+ * tfjs-layers peer; `page`, when set, is where it runs in headless Chromium (with its
+ * tfjs-layers peer in the same page, and `backend` its key: the peer is its own).
  */
 interface Run {
   key: string;
   backend: string;
   workers: number;
+  page?: BrowserRun;
 }
 
 /** A measurement that could not be made, and why. */
@@ -148,27 +156,24 @@ async function runJson(
 }
 
 /**
- * run_browser.ts in headless Chromium on the webgl backend: the same JSON line as
- * run_backend.ts, read from the page's stdout; everything else the page says is progress.
+ * One page in headless Chromium (browser_runs.ts): the same JSON line as run_backend.ts,
+ * plus its tfjs-layers peer; everything else the page says is progress.
  */
-async function runBrowser(text: string, configs: string[], quick: boolean): Promise<Outcome> {
+async function runBrowser(
+  page: BrowserRun,
+  text: string,
+  configs: string[],
+  quick: boolean,
+  layers: boolean,
+): Promise<Outcome> {
   if (!chromiumPath()) return { absent: CHROMIUM_NOT_FOUND };
-  const p = progress("rnnkit webgl");
-  let json: string | undefined;
+  // The page runs rnnkit, then tfjs-layers: its lines are labelled by the page.
+  const p = progress(`${page.key} page`);
   try {
-    const code = await runInChromium({
-      entry: new URL("run_browser.ts", import.meta.url).href,
-      // The page cannot read files: the corpus goes along whole, as one argument.
-      args: [JSON.stringify({ configs, quick }), await Deno.readTextFile(text)],
-      onLine: (stream, line) => {
-        if (stream === "stdout" && line.startsWith("{")) json = line;
-        else p.line(line);
-      },
-      timeoutMs: BROWSER_TIMEOUT_MS,
-    });
+    const { code, json } = await runPage(page, { configs, quick, layers }, text, p.line);
     return p.result(code, json);
   } catch (e) {
-    // E.g. no --allow-net=127.0.0.1, or a failed bundle: webgl is absent, the rest goes on.
+    // E.g. no --allow-net=127.0.0.1, or a failed bundle: the page is absent, the rest goes on.
     return { absent: `cannot run Chromium: ${e instanceof Error ? e.message : e}` };
   }
 }
@@ -186,12 +191,54 @@ async function torchMissing(): Promise<string | null> {
   }
 }
 
+/**
+ * onnxruntime-node's greedy generation on the model that PyTorch exports
+ * (peers/onnx_charlm_export.py, into a temporary directory): absent when torch is
+ * (`noTorch` says why) or when onnxruntime-node does not load here.
+ */
+async function onnxruntimePeer(
+  noTorch: string | null,
+  vocab: number,
+  sched: string[],
+  chars: number,
+): Promise<Outcome> {
+  if (noTorch) return { absent: `onnxruntime: the model is exported by PyTorch: ${noTorch}` };
+  const dir = await Deno.makeTempDir({ prefix: "rnnkit-bench-onnx-" });
+  try {
+    const model = `${dir}/charlm.onnx`;
+    const exported = await runJson("onnx export", PYTHON, [
+      "bench/peers/onnx_charlm_export.py",
+      "--vocab",
+      `${vocab}`,
+      "--out",
+      model,
+    ]);
+    if (isAbsent(exported)) return exported!;
+    return await runJson("onnxruntime generate", deno, [
+      "run",
+      "--no-lock",
+      "--allow-read",
+      "--allow-env",
+      "--allow-ffi",
+      "bench/peers/onnxruntime.ts",
+      "--model",
+      model,
+      "--generate",
+      `${chars}`,
+      ...sched,
+    ], { ONNXRUNTIME_NODE_INSTALL_CUDA: "skip" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function main(): Promise<number> {
   const { values: o } = parseArgs({
     args: Deno.args,
     options: {
       text: { type: "string", default: DEFAULT_TEXT },
       backends: { type: "string", default: "auto" },
+      browser: { type: "string", default: "" },
       configs: { type: "string" },
       peers: { type: "string", default: PEERS.join(",") },
       quick: { type: "boolean", default: false },
@@ -226,9 +273,26 @@ async function main(): Promise<number> {
     backend,
     workers,
   });
-  const runs = backends.flatMap((b) =>
-    b === "wasm" && wasmWorkers ? [run(b), run(b, wasmWorkers)] : [run(b)]
+  const pageRun = (name: string): Run => {
+    const page = BROWSER_RUNS[name];
+    return { key: page.key, backend: page.key, workers: 1, page };
+  };
+  const pages = list(
+    o.browser === "all" ? BROWSER_NAMES.join(",") : o.browser,
+    BROWSER_NAMES,
+    "--browser",
   );
+  const runs = [
+    ...backends.flatMap((b) =>
+      b === "webgl"
+        ? [pageRun(b)]
+        : b === "wasm" && wasmWorkers
+        ? [run(b), run(b, wasmWorkers)]
+        : [run(b)]
+    ),
+    // webgl in both lists is one run.
+    ...pages.filter((name) => !(name === "webgl" && backends.includes("webgl"))).map(pageRun),
+  ];
   try {
     await Deno.stat(o.text);
   } catch {
@@ -248,6 +312,7 @@ async function main(): Promise<number> {
   const results: Json = {
     date: new Date().toISOString(),
     text: o.text,
+    vocab: new CharCorpus(await Deno.readTextFile(o.text), 0).vocab.length,
     quick: o.quick,
     schedule,
     configs: Object.fromEntries(configs.map((c) => [c, CONFIGS[c]])),
@@ -259,14 +324,15 @@ async function main(): Promise<number> {
       pytorchGenerate: {} as Outcome,
       tfjsLayers: {} as Record<string, Record<string, Outcome>>,
       tfjsLayersGenerate: {} as Record<string, Outcome>,
+      onnxruntimeGenerate: {} as Outcome,
     },
   };
   const P = results.peers;
 
-  for (const { key, backend: b, workers } of runs) {
+  for (const { key, backend: b, workers, page } of runs) {
     log(`rnnkit on ${key}`);
-    results.backends[key] = b === "webgl"
-      ? await runBrowser(o.text, configs, o.quick)
+    results.backends[key] = page
+      ? await runBrowser(page, o.text, configs, o.quick, peers.includes("tfjs-layers"))
       : await runJson(`rnnkit ${key}`, deno, [
         "run",
         "--allow-read",
@@ -291,12 +357,20 @@ async function main(): Promise<number> {
     else if (!r.available) results.backends[key] = { absent: r.reason };
     // The peers are the same for every run on a backend: measured once, with its first.
     if (workers > 1) continue;
+    if (page) {
+      // Its tfjs-layers ran in the same page, or is absent for the reason the page gives.
+      const layers = isAbsent(r) ? r : r.tfjsLayers ?? { absent: "no tfjsLayers from the page" };
+      const why = isAbsent(layers) ? layers : undefined;
+      P.tfjsLayers[b] = Object.fromEntries(configs.map((c) => [c, why ?? layers.train[c]]));
+      P.tfjsLayersGenerate[b] = why ?? layers.generate;
+      continue;
+    }
 
     const layersBackend = LAYERS_BACKEND[b];
     const noLayers = !peers.includes("tfjs-layers")
       ? "not requested (--peers)"
       : !layersBackend
-      ? NO_LAYERS[b] ?? `tfjs-layers has no ${b} backend here`
+      ? `tfjs-layers has no ${b} backend here`
       : null;
     const measured = Object.keys(P.tfjsLayers).find((k) => LAYERS_BACKEND[k] === layersBackend);
     if (!noLayers && measured) {
@@ -351,6 +425,10 @@ async function main(): Promise<number> {
     1,
   );
 
+  P.onnxruntimeGenerate = peers.includes("onnxruntime")
+    ? await onnxruntimePeer(noTorch, results.vocab, sched, schedule.genChars)
+    : { absent: "not requested (--peers)" };
+
   console.log(report(results, runs, configs));
   if (o.json) await writeFileAtomic(o.json, JSON.stringify(results, null, 2) + "\n");
   return 0;
@@ -382,8 +460,31 @@ function table(head: string[], rows: string[][], notes: Set<string>): string {
   return lines.join("\n");
 }
 
+/** The sgemm rates behind "% of limit", from the first run that measured them. */
+function rooflineReport(R: Json, runs: Run[]): string {
+  const roof = rooflineOf(R, runs, runs[0]?.key ?? "");
+  const head = "\n## Roofline (the native backend's OpenBLAS sgemm, GFLOPS)\n";
+  if (isAbsent(roof)) return `${head}\nabsent: ${roof?.absent}`;
+  const rows = [...roof.shapes, { ...roof.square, shape: `${roof.square.shape} (square)` }]
+    .map((s: Json) => [s.shape, fmt(s.gflops1t, 1), fmt(s.gflops2t, 1)]);
+  return `${head}\n` + table(["shape", "1 thread", "2 threads"], rows, new Set()) +
+    `\n\nlimit: ${fmt(roof.best2t, 1)} GFLOPS (best 2-thread rate; each rate is the fastest` +
+    ` of 5 blocks of at least ${roof.minMs / 5} ms)`;
+}
+
 /** What the toy model and generation tables say for a training-only run. */
 const TRAIN_ONLY = "n/a: training only";
+
+/**
+ * The roofline a run's rows are set against: its own process's, else (webgl's page, a
+ * workers run) the first one measured in this bench run.
+ */
+function rooflineOf(R: Json, runs: Run[], key: string): Outcome {
+  const own = R.backends[key]?.roofline;
+  if (own && !isAbsent(own)) return own;
+  const any = runs.map((r) => R.backends[r.key]?.roofline).find((x) => x && !isAbsent(x));
+  return any ?? own ?? { absent: "no roofline measured (no native run loaded)" };
+}
 
 function report(R: Json, runs: Run[], configs: string[]): string {
   const P = R.peers;
@@ -397,11 +498,15 @@ function report(R: Json, runs: Run[], configs: string[]): string {
       if (isAbsent(r)) trainNotes.add(`${key}: ${r?.absent}`);
       const cps = t?.charsPerSec as number | undefined;
       const ms = t?.msPerStep;
+      const roof = rooflineOf(R, runs, key);
+      if (isAbsent(roof)) trainNotes.add(`roofline: ${roof?.absent}`);
       trainRows.push([
         c,
         key,
         ms ? `${fmt(ms.median, 1)} (${fmt(ms.min, 1)}–${fmt(ms.max, 1)})` : "absent",
         cps === undefined ? "absent" : fmt(cps),
+        t ? fmt(t.gflops, 1) : "–",
+        t && !isAbsent(roof) ? `${fmt(100 * t.gflops / roof.best2t)}%` : "–",
         cell(P.pytorch1t[c], (p) => p.charsPerSec, trainNotes),
         ratio(cps, P.pytorch1t[c], (p) => p.charsPerSec),
         cell(P.pytorch2t[c], (p) => p.charsPerSec, trainNotes),
@@ -420,6 +525,8 @@ function report(R: Json, runs: Run[], configs: string[]): string {
         "backend",
         "rnnkit ms/step (min–max)",
         "rnnkit chars/s",
+        "GFLOPS",
+        "% of limit",
         "PyTorch 1t chars/s",
         "rnnkit/PyTorch 1t",
         "PyTorch 2t chars/s",
@@ -431,7 +538,12 @@ function report(R: Json, runs: Run[], configs: string[]): string {
       trainRows,
       trainNotes,
     ),
-    "\ntfjs-layers runs on the same tfjs backend as each row; for native (tfjs has none) on wasm.",
+    "\ntfjs-layers runs on the same tfjs backend as each row; for native (tfjs has none) on wasm;",
+    "for the rows measured in Chromium, in the same page, after rnnkit.",
+    "GFLOPS: the step's matrix-product FLOPs (bench/flops.ts) per second; % of limit: that",
+    "rate over the best 2-thread sgemm rate measured (below), i.e. the step's time at that rate",
+    "over its measured time.",
+    rooflineReport(R, runs),
   );
 
   const toyNotes = new Set<string>();
@@ -454,7 +566,7 @@ function report(R: Json, runs: Run[], configs: string[]): string {
   const genRows = runs.map(({ key: b, backend }) => {
     const r = R.backends[b];
     if (isAbsent(r)) genNotes.add(`${b}: ${r?.absent}`);
-    else if (r.trainOnly) return [b, TRAIN_ONLY, "–", "–", "–", "–"];
+    else if (r.trainOnly) return [b, TRAIN_ONLY, "–", "–", "–", "–", "–", "–"];
     const cps = isAbsent(r) ? undefined : r.generate.charsPerSec.median as number;
     return [
       b,
@@ -463,6 +575,8 @@ function report(R: Json, runs: Run[], configs: string[]): string {
       ratio(cps, P.pytorchGenerate, (p) => p.charsPerSec),
       cell(P.tfjsLayersGenerate[backend], (p) => p.charsPerSec, genNotes),
       ratio(cps, P.tfjsLayersGenerate[backend], (p) => p.charsPerSec),
+      cell(P.onnxruntimeGenerate, (p) => p.charsPerSec, genNotes),
+      ratio(cps, P.onnxruntimeGenerate, (p) => p.charsPerSec),
     ];
   });
   out.push(
@@ -475,6 +589,8 @@ function report(R: Json, runs: Run[], configs: string[]): string {
         "rnnkit/PyTorch",
         "tfjs-layers chars/s",
         "rnnkit/tfjs-layers",
+        "onnxruntime 1t chars/s",
+        "rnnkit/onnxruntime",
       ],
       genRows,
       genNotes,
@@ -484,7 +600,8 @@ function report(R: Json, runs: Run[], configs: string[]): string {
   // Each peer run is its own process; the largest of them is the fair comparison with
   // the one rnnkit process that ran every measurement for a backend.
   const peak = (xs: Outcome[]) => {
-    const present = xs.filter((x) => !isAbsent(x)) as Json[];
+    // In a page the peer has no RSS (null) either.
+    const present = xs.filter((x) => !isAbsent(x) && x.peakRssMB !== null) as Json[];
     return present.length ? fmt(Math.max(...present.map((x) => x.peakRssMB))) : "absent";
   };
   const torchPeak = peak([...Object.values(P.pytorch1t) as Outcome[], P.pytorchGenerate]);

@@ -28,6 +28,7 @@ import {
   stats,
   type TrainConfig,
 } from "./configs.ts";
+import { flopsOf, stepProducts } from "./flops.ts";
 
 /** Memory in use now, in bytes, under the name it is reported by (e.g. peakRssMB). */
 export interface MemoryProbe {
@@ -113,14 +114,22 @@ export async function measure(opts: MeasureOptions) {
       loss = (await (parallel ? training.parallelStep(parallel) : training.step())).loss;
       sample();
     };
+    // webgpu counts its GPU dispatches; every step dispatches the same, warm-up included.
+    const dispatches = (getBackend() as { dispatches?: () => number }).dispatches;
+    const before = dispatches?.();
     const { ms, live } = await timed(step, schedule).finally(() => parallel?.close());
+    const dispatchesPerStep = dispatches &&
+      (dispatches() - before!) / (schedule.warmup + schedule.reps * schedule.steps);
     optimizer.dispose();
     model.dispose();
     const charsPerSec = BATCH * SEQ / (ms.median / 1000);
+    const flops = flopsOf(stepProducts(c, { vocab: corpus.vocab.length }));
     log(
       `train ${label}: ${ms.median.toFixed(1)} ms/step (min ${ms.min.toFixed(1)}, max ${
         ms.max.toFixed(1)
-      }), ${charsPerSec.toFixed(0)} chars/s, loss ${loss.toFixed(4)}, live tensors ${live}`,
+      }), ${charsPerSec.toFixed(0)} chars/s, loss ${loss.toFixed(4)}, live tensors ${live}${
+        dispatchesPerStep ? `, ${dispatchesPerStep} dispatches/step` : ""
+      }`,
     );
     return {
       config: label,
@@ -130,8 +139,13 @@ export async function measure(opts: MeasureOptions) {
       ...schedule,
       msPerStep: ms,
       charsPerSec,
+      /** The step's matrix-product FLOPs (flops.ts) and their rate at the median step. */
+      flops,
+      gflops: flops / (ms.median * 1e6),
       lastLoss: loss,
       liveTensors: live,
+      /** GPU dispatches per training step, where the backend counts them (webgpu). */
+      ...(dispatchesPerStep !== undefined && { dispatchesPerStep }),
       ...peakNow(),
     };
   }

@@ -11,6 +11,10 @@
  *
  * Prints exactly one JSON line on stdout; progress goes to stderr.
  *
+ * bench/run_browser.ts runs the same measurements in a web page, on the tfjs backend that
+ * rnnkit's backend has just made tfjs's current one: `encodeCorpus`, `trainBench` and
+ * `generateBench` touch no Deno API there (the browser has no RSS: `peakRssMB` is null).
+ *
  * Model: embedding(V,64) -> simpleRNN|lstm|gru(H, returnSequences) x L -> dense(V) logits.
  * Loss: softmax cross-entropy from logits against one-hot targets, mean over B*T (what
  * PyTorch's CrossEntropyLoss computes; the built-in "sparseCategoricalCrossentropy" wants
@@ -31,11 +35,14 @@ const BATCH = 32;
 const SEQ = 64;
 
 type Cell = "rnn" | "lstm" | "gru";
+/** The tfjs backends this program can activate itself (in a page, the page picks). */
 type BackendName = "cpu" | "wasm" | "webgpu";
 
-interface Options {
+/** What to measure, and how long. */
+export interface Options {
   text: string;
-  backend: BackendName;
+  /** Under Deno, the backend to activate; in a page, the current one (e.g. "webgl"). */
+  backend: BackendName | "webgl";
   cell: Cell;
   hidden: number;
   layers: number;
@@ -206,12 +213,17 @@ function embedding(vocab: number, seed: number, shape: Record<string, unknown>) 
   });
 }
 
+const inDeno = "Deno" in globalThis;
+
 /** Samples Deno's resident set size; tfjs frees tensors synchronously so sampling per step is
  * close enough to the true peak. */
 let peakRss = 0;
 function sampleRss(): void {
-  peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+  if (inDeno) peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
 }
+
+/** The peak RSS in MB, or null in a browser page, which has no process figure to give. */
+const peakRssMB = () => inDeno ? peakRss / 2 ** 20 : null;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -219,7 +231,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function trainBench(o: Options, data: Int32Array, vocab: number) {
+/** Training speed of the Layers model for `o`'s config on `data` (see `encodeCorpus`). */
+export async function trainBench(o: Options, data: Int32Array, vocab: number) {
   // --onehot lets the other backends run wasm's model, for like-for-like comparisons.
   const onehot = o.onehot || o.backend === "wasm";
   const model = tfl.sequential();
@@ -297,7 +310,7 @@ async function trainBench(o: Options, data: Int32Array, vocab: number) {
     msPerStep: { median: med, min: Math.min(...reps), max: Math.max(...reps), reps },
     charsPerSec: BATCH * SEQ / (med / 1000),
     lastLoss: loss,
-    peakRssMB: peakRss / 2 ** 20,
+    peakRssMB: peakRssMB(),
   };
 }
 
@@ -306,7 +319,7 @@ async function trainBench(o: Options, data: Int32Array, vocab: number) {
  * Layers API carries state through `stateful: true`, which needs a fixed batch shape [1, 1].
  * Embedding works here on every backend: inference needs no gather gradient.
  */
-async function generateBench(o: Options, vocab: number) {
+export async function generateBench(o: Options, vocab: number) {
   const model = tfl.sequential();
   model.add(embedding(vocab, o.seed, { batchInputShape: [1, 1] }));
   model.add(recurrent("lstm", 256, o.seed + 10, { returnSequences: true, stateful: true }));
@@ -353,22 +366,24 @@ async function generateBench(o: Options, vocab: number) {
     chars: o.generate,
     charsPerSec: median(reps),
     charsPerSecReps: { min: Math.min(...reps), max: Math.max(...reps), reps },
-    peakRssMB: peakRss / 2 ** 20,
+    peakRssMB: peakRssMB(),
   };
+}
+
+/** The corpus as character ids (its sorted distinct characters), and the vocabulary size. */
+export function encodeCorpus(text: string): { data: Int32Array; vocab: number } {
+  const chars = [...new Set(text)].sort();
+  const index = new Map(chars.map((c, i) => [c, i]));
+  return { data: Int32Array.from(text, (c) => index.get(c)!), vocab: chars.length };
 }
 
 async function main(): Promise<void> {
   const o = parseOptions(Deno.args);
-  await activate(o.backend);
-  const text = await Deno.readTextFile(o.text);
-  const chars = [...new Set(text)].sort();
-  const index = new Map(chars.map((c, i) => [c, i]));
-  const data = Int32Array.from(text, (c) => index.get(c)!);
-  log(`tfjs ${tf.version_core}, backend ${tf.getBackend()}, vocab ${chars.length}`);
+  await activate(o.backend as BackendName); // parseOptions accepts no other name
+  const { data, vocab } = encodeCorpus(await Deno.readTextFile(o.text));
+  log(`tfjs ${tf.version_core}, backend ${tf.getBackend()}, vocab ${vocab}`);
   sampleRss();
-  const result = o.generate > 0
-    ? await generateBench(o, chars.length)
-    : await trainBench(o, data, chars.length);
+  const result = o.generate > 0 ? await generateBench(o, vocab) : await trainBench(o, data, vocab);
   console.log(JSON.stringify(result));
 }
 

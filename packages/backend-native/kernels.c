@@ -7,6 +7,7 @@
  * and output. The callers' sizes, ranks and pointers are checked in TypeScript
  * (kernels.ts) before every call: these loops trust them.
  */
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -246,7 +247,7 @@ ROW gru_row(int bias, int n, const float *restrict x, const float *restrict p,
  * `saved` [batch, S*n]: LSTM [i, f, g, o, c, tanh c] (S = 6), GRU [r, z, n, hn] (S = 4,
  * hn = W_hn h + b_hn), RNN nothing. LSTM reads and updates c [batch, n] in place.
  */
-void rk_recurrent_forward(int mode, int batch, int n, const float *xp, const float *hp,
+static void rk_recurrent_forward(int mode, int batch, int n, const float *xp, const float *hp,
                           const float *b_hh, const float *h, float *c, float *saved,
                           float *h_next) {
   for (int b = 0; b < batch; b++) {
@@ -282,6 +283,74 @@ void rk_recurrent_forward(int mode, int batch, int n, const float *xp, const flo
   }
 }
 
+/* Eight floats in a vector register (GCC and Clang vector extensions); loads go through
+ * memcpy, which compiles to one unaligned load. */
+typedef float rk_v8 __attribute__((vector_size(32)));
+
+static inline rk_v8 rk_load8(const float *p) {
+  rk_v8 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline float rk_sum8(rk_v8 v) {
+  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+/* y[i] = w[i, :] . x for the R (1 or 4) rows of w [R, n] (row stride `stride`), plus
+ * bias[i] if given. Four rows at once keep four sums in flight (one would wait on each
+ * multiply-add's latency) and load each block of x once. */
+static inline __attribute__((always_inline)) void rk_rows_dot(int R, const float *restrict w,
+                                                               int64_t stride,
+                                                               const float *restrict x, int n,
+                                                               const float *bias,
+                                                               float *restrict y) {
+  rk_v8 acc[4] = {{0}, {0}, {0}, {0}};
+  int k = 0;
+  for (; k + 8 <= n; k += 8) {
+    rk_v8 xv = rk_load8(x + k);
+    for (int i = 0; i < R; i++) acc[i] += rk_load8(w + i * stride + k) * xv;
+  }
+  for (int i = 0; i < R; i++) {
+    float s = rk_sum8(acc[i]);
+    for (int j = k; j < n; j++) s += w[i * stride + j] * x[j];
+    y[i] = s + (bias ? bias[i] : 0.f);
+  }
+}
+
+/* y[b, r] = w[r, :] . x[b, :] (+ bias[r]) for w [rows, n], x [batch, n], y [batch, rows]. */
+static void rk_matvecs(const float *w, int rows, int n, const float *x, int batch,
+                       const float *bias, float *y) {
+  for (int b = 0; b < batch; b++) {
+    const float *xb = x + (int64_t)b * n;
+    float *yb = y + (int64_t)b * rows;
+    int r = 0;
+    for (; r + 4 <= rows; r += 4)
+      rk_rows_dot(4, w + (int64_t)r * n, n, xb, n, bias ? bias + r : 0, yb + r);
+    for (; r < rows; r++) rk_rows_dot(1, w + (int64_t)r * n, n, xb, n, bias ? bias + r : 0, yb + r);
+  }
+}
+
+/*
+ * One time step of one layer for a few batch rows (generation, one token at a time), with
+ * no gradient: xp = x W_ih^T + b_ih and hp = h W_hh^T by dot products, which read the
+ * weights in place, on this thread (an sgemv per product would cost an FFI call
+ * and, multi-threaded, a wake-up of OpenBLAS's threads), then rk_recurrent_forward's gate
+ * math. x [batch, input], h and c [batch, n]; writes h_out and c_out (LSTM) [batch, n];
+ * b_ih and b_hh may be null; `scratch` holds batch * (2 gates + saved) * n floats.
+ */
+void rk_recurrent_cell_step(int mode, int batch, int input, int n, const float *x,
+                            const float *w_ih, const float *b_ih, const float *w_hh,
+                            const float *b_hh, const float *h, const float *c, float *scratch,
+                            float *h_out, float *c_out) {
+  const int g = (mode == LSTM ? 4 : mode == GRU ? 3 : 1) * n;
+  float *xp = scratch, *hp = xp + (int64_t)batch * g, *saved = hp + (int64_t)batch * g;
+  rk_matvecs(w_ih, g, input, x, batch, b_ih, xp);
+  rk_matvecs(w_hh, g, n, h, batch, 0, hp);
+  if (mode == LSTM) memcpy(c_out, c, (size_t)batch * n * sizeof *c_out);
+  rk_recurrent_forward(mode, batch, n, xp, hp, b_hh, h, c_out, saved, h_out);
+}
+
 /*
  * The backward gate math of one time step for every batch row. dh [batch, n] is the
  * gradient reaching h from later steps, g_out [batch, n] this step's output gradient.
@@ -289,7 +358,7 @@ void rk_recurrent_forward(int mode, int batch, int n, const float *xp, const flo
  * differ) [batch, gates*n], updates dc in place (LSTM), and writes GRU's direct path
  * dh*z into dh_prev. c_prev (LSTM) has a row stride: it is read from `saved`.
  */
-void rk_recurrent_backward(int mode, int batch, int n, const float *dh, const float *g_out,
+static void rk_recurrent_backward(int mode, int batch, int n, const float *dh, const float *g_out,
                            const float *out, const float *saved, const float *h_prev,
                            const float *c_prev, int c_prev_stride, float *dc, float *dxp,
                            float *dhp, float *dh_prev) {
@@ -341,6 +410,93 @@ void rk_recurrent_backward(int mode, int batch, int n, const float *dh, const fl
       }
     }
   }
+}
+
+/*
+ * The time loops of a recurrent layer, per step one sgemm (OpenBLAS's, found by
+ * rk_use_blas, with its own threads) and the gate math above: one FFI call per layer
+ * instead of two per step. (Splitting the batch over two threads, each with
+ * single-threaded sgemm, measured no faster on 2 cores than OpenBLAS's threads sharing
+ * each step's product.)
+ */
+typedef void rk_sgemm_fn(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc);
+static rk_sgemm_fn *rk_sgemm;
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+/* Finds cblas_sgemm in the OpenBLAS at `path` (the file the backend loaded: the same
+ * library, so the same thread settings). 0 on success. */
+int rk_use_blas(const char *path) {
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) return 1;
+  rk_sgemm = (rk_sgemm_fn *)dlsym(lib, "cblas_sgemm");
+  return rk_sgemm ? 0 : 2;
+}
+
+static int rk_gates(int mode) { return mode == LSTM ? 4 : mode == GRU ? 3 : 1; }
+static int rk_saved(int mode) { return mode == LSTM ? 6 : mode == GRU ? 4 : 0; }
+
+/* Step i's time index: i, or seq - 1 - i backwards. */
+static int64_t rk_step(int seq, int reverse, int i) { return reverse ? seq - 1 - i : i; }
+
+/*
+ * The forward time loop over xp = x W_ih^T + b_ih [seq*batch, gates*n] (time order; run
+ * backwards if `reverse`) from h0 [batch, n]: writes every step's h into out [seq*batch, n]
+ * and what the backward needs into saved [seq*batch, S*n] (see rk_recurrent_forward); LSTM
+ * updates c [batch, n] (c0 on entry) in place. hp: batch * gates*n floats of scratch.
+ * -1 if rk_use_blas has not succeeded.
+ */
+int rk_recurrent_forward_loop(int mode, int seq, int batch, int n, int reverse,
+                              const float *xp, const float *w_hh, const float *b_hh,
+                              const float *h0, float *c, float *saved, float *out, float *hp) {
+  if (!rk_sgemm) return -1;
+  const int g = rk_gates(mode) * n, s = rk_saved(mode) * n;
+  const float *h = h0;
+  for (int i = 0; i < seq; i++) {
+    const int64_t row = rk_step(seq, reverse, i) * batch;
+    float *next = out + row * n;
+    rk_sgemm(ROW_MAJOR, NO_TRANS, TRANS, batch, g, n, 1.f, h, n, w_hh, n, 0.f, hp, g);
+    rk_recurrent_forward(mode, batch, n, xp + row * g, hp, b_hh, h, c, saved + row * s, next);
+    h = next;
+  }
+  return 0;
+}
+
+/*
+ * The backward time loop of rk_recurrent_forward_loop, from the gradients of its outputs:
+ * g_out [seq*batch, n] and, in place, dh [batch, n] (the final h's gradient on entry, h0's
+ * on return) and dc (LSTM: the final c's, then c0's). Writes the pre-activation gradients
+ * dxp (and dhp, GRU) [seq*batch, gates*n]; dh_prev [batch, n] is scratch. out, saved, h0,
+ * c0 (LSTM) as the forward loop left or read them. -1 if rk_use_blas has not succeeded.
+ */
+int rk_recurrent_backward_loop(int mode, int seq, int batch, int n, int reverse,
+                               const float *w_hh, const float *out, const float *saved,
+                               const float *g_out, const float *h0, const float *c0, float *dh,
+                               float *dh_prev, float *dc, float *dxp, float *dhp) {
+  if (!rk_sgemm) return -1;
+  const int g = rk_gates(mode) * n, s = rk_saved(mode) * n;
+  float *grad = dh; /* where h0's gradient must end up */
+  for (int i = seq - 1; i >= 0; i--) {
+    const int64_t row = rk_step(seq, reverse, i) * batch;
+    /* The state this step started from: the previous step's rows, or h0 and c0. LSTM's
+     * previous c is column block 4 of the previous step's saved rows. */
+    const int64_t prev = i > 0 ? rk_step(seq, reverse, i - 1) * batch : -1;
+    const float *h_prev = prev >= 0 ? out + prev * n : h0;
+    const float *c_prev = mode != LSTM ? 0 : prev >= 0 ? saved + prev * s + 4 * n : c0;
+    float *dhp_t = (dhp ? dhp : dxp) + row * g;
+    rk_recurrent_backward(mode, batch, n, dh, g_out + row * n, out + row * n, saved + row * s,
+                          h_prev, c_prev, prev >= 0 ? s : n, dc, dxp + row * g,
+                          dhp ? dhp_t : 0, dh_prev);
+    /* dL/dh_prev = dhp_t W_hh, added to GRU's direct path already in dh_prev. */
+    rk_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, batch, n, g, 1.f, dhp_t, g, w_hh, n,
+             mode == GRU ? 1.f : 0.f, dh_prev, n);
+    float *t = dh;
+    dh = dh_prev, dh_prev = t;
+  }
+  /* dh and dh_prev swap at every step: h0's gradient may have ended in the scratch. */
+  if (dh != grad) memcpy(grad, dh, (size_t)batch * n * sizeof *dh);
+  return 0;
 }
 
 /* dst (contiguous) = src viewed with `shape` and element `strides` (0 on broadcast axes):

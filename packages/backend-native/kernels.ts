@@ -30,12 +30,17 @@ const SYMBOLS = {
     parameters: [F, F, F, F, F, F, F, I, R, R, R, R, R],
     result: "void",
   },
-  rk_recurrent_forward: {
-    parameters: [I, I, I, F, F, F, F, F, F, F],
-    result: "void",
+  rk_use_blas: { parameters: [F], result: I },
+  rk_recurrent_forward_loop: {
+    parameters: [I, I, I, I, I, F, F, F, F, F, F, F, F],
+    result: I,
   },
-  rk_recurrent_backward: {
-    parameters: [I, I, I, F, F, F, F, F, F, I, F, F, F, F],
+  rk_recurrent_backward_loop: {
+    parameters: [I, I, I, I, I, F, F, F, F, F, F, F, F, F, F, F],
+    result: I,
+  },
+  rk_recurrent_cell_step: {
+    parameters: [I, I, I, I, F, F, F, F, F, F, F, F, F, F],
     result: "void",
   },
   rk_copy_strided: { parameters: [F, F, I, F, F], result: "void" },
@@ -99,35 +104,65 @@ export interface Kernels {
     stepSize: number,
     invBias2Sqrt: number,
   ): void;
-  /** One step's forward gate math for the whole batch. */
-  rk_recurrent_forward(
+  /**
+   * Finds OpenBLAS's sgemm in the library file `path` (a NUL-terminated UTF-8 path) for
+   * the time loops; 0 on success.
+   */
+  rk_use_blas(path: Uint8Array): number;
+  /** A layer's forward time loop (kernels.c documents the arrays); throws without sgemm. */
+  rk_recurrent_forward_loop(
     mode: number,
+    seq: number,
     batch: number,
     n: number,
+    reverse: number,
     xp: Arr,
-    hp: Arr,
+    wHh: Arr,
     bHh: Arr,
-    h: Arr,
+    h0: Arr,
     c: Arr,
     saved: Arr,
-    hNext: Arr,
+    out: Arr,
+    work: Arr,
   ): void;
-  /** One step's backward gate math for the whole batch. */
-  rk_recurrent_backward(
+  /** A layer's backward time loop (kernels.c documents the arrays); throws without sgemm. */
+  rk_recurrent_backward_loop(
     mode: number,
+    seq: number,
     batch: number,
     n: number,
-    dh: Arr,
-    gOut: Arr,
+    reverse: number,
+    wHh: Arr,
     out: Arr,
     saved: Arr,
-    hPrev: Arr,
-    cPrev: Arr,
-    cPrevStride: number,
+    gOut: Arr,
+    h0: Arr,
+    c0: Arr,
+    dh: Arr,
+    dhPrev: Arr,
     dc: Arr,
     dxp: Arr,
     dhp: Arr,
-    dhPrev: Arr,
+  ): void;
+  /**
+   * One step of one layer without gradient, products included: x [batch, input], h, c
+   * [batch, n] -> hOut, cOut [batch, n]; scratch: batch * (2 * gates + saved) * n floats.
+   */
+  rk_recurrent_cell_step(
+    mode: number,
+    batch: number,
+    input: number,
+    n: number,
+    x: Arr,
+    wIh: Arr,
+    bIh: Arr,
+    wHh: Arr,
+    bHh: Arr,
+    h: Arr,
+    c: Arr,
+    scratch: Arr,
+    hOut: Arr,
+    cOut: Arr,
   ): void;
   /** dst (contiguous) = src viewed with `shape` and element `strides` (int32 arrays). */
   rk_copy_strided(src: Arr, dst: Arr, rank: number, shape: Arr, strides: Arr): void;
@@ -212,6 +247,27 @@ function ints(kernel: string, arg: string, buf: Arr, count: number): Int32Array 
   }
   holds(kernel, arg, buf, count);
   return buf;
+}
+
+/** The sizes and flags of a time loop. */
+function loopSizes(
+  kernel: string,
+  mode: number,
+  seq: number,
+  batch: number,
+  n: number,
+  reverse: number,
+): void {
+  code(kernel, "mode", mode, 4);
+  size(kernel, "seq", seq);
+  size(kernel, "batch", batch);
+  size(kernel, "n", n);
+  if (reverse !== 0 && reverse !== 1) fail(kernel, `reverse must be 0 or 1, got ${reverse}`);
+}
+
+/** A time loop's status: -1 means it has no sgemm (rk_use_blas has not succeeded). */
+function ran(kernel: string, status: number): void {
+  if (status !== 0) fail(kernel, "no sgemm: rk_use_blas has not found OpenBLAS");
 }
 
 /** Wraps the raw symbols in the checks of the module doc. */
@@ -306,79 +362,170 @@ export function checkedKernels(raw: RawKernels): Kernels {
       holdsOrNull(k, "vOut", vOut, n);
       raw.rk_adam(p, g, m, v, pOut, mOut, vOut, n, beta1, beta2, eps, stepSize, invBias2Sqrt);
     },
-    rk_recurrent_forward(mode, batch, n, xp, hp, bHh, h, c, saved, hNext) {
-      const k = "rk_recurrent_forward";
-      code(k, "mode", mode, 4);
-      size(k, "batch", batch);
-      size(k, "n", n);
-      const cells = batch * n;
-      const gates = GATES[mode] * n;
-      holdsOrNull(k, "xp", xp, batch * gates);
-      holdsOrNull(k, "hp", hp, batch * gates);
+    rk_use_blas(path) {
+      if (!(path instanceof Uint8Array) || path.at(-1) !== 0) {
+        fail("rk_use_blas", "path must be a NUL-terminated Uint8Array");
+      }
+      return raw.rk_use_blas(path);
+    },
+    rk_recurrent_forward_loop(
+      mode,
+      seq,
+      batch,
+      n,
+      reverse,
+      xp,
+      wHh,
+      bHh,
+      h0,
+      c,
+      saved,
+      out,
+      work,
+    ) {
+      const k = "rk_recurrent_forward_loop";
+      loopSizes(k, mode, seq, batch, n, reverse);
+      const [cells, gates, steps] = [batch * n, GATES[mode] * n, seq * batch];
+      holdsOrNull(k, "xp", xp, steps * gates);
+      holdsOrNull(k, "wHh", wHh, gates * n);
       if (bHh !== null && cells > 0) holds(k, "bHh", bHh, gates);
-      holdsOrNull(k, "h", h, mode === GRU ? cells : 0);
+      holdsOrNull(k, "h0", h0, cells);
       if (mode === LSTM && c === null && cells > 0) {
         fail(k, `c is null, but LSTM reads and writes its cell state (${cells} elements)`);
       }
       holdsOrNull(k, "c", c, mode === LSTM ? cells : 0);
-      holdsOrNull(k, "saved", saved, cells * SAVED[mode]);
-      holdsOrNull(k, "hNext", hNext, cells);
-      raw.rk_recurrent_forward(mode, batch, n, xp, hp, bHh, h, c, saved, hNext);
+      holdsOrNull(k, "saved", saved, steps * SAVED[mode] * n);
+      holdsOrNull(k, "out", out, steps * n);
+      holdsOrNull(k, "work", work, batch * gates);
+      ran(
+        k,
+        raw.rk_recurrent_forward_loop(
+          mode,
+          seq,
+          batch,
+          n,
+          reverse,
+          xp,
+          wHh,
+          bHh,
+          h0,
+          c,
+          saved,
+          out,
+          work,
+        ),
+      );
     },
-    rk_recurrent_backward(
+    rk_recurrent_backward_loop(
       mode,
+      seq,
       batch,
       n,
-      dh,
-      gOut,
+      reverse,
+      wHh,
       out,
       saved,
-      hPrev,
-      cPrev,
-      cPrevStride,
+      gOut,
+      h0,
+      c0,
+      dh,
+      dhPrev,
       dc,
       dxp,
       dhp,
-      dhPrev,
     ) {
-      const k = "rk_recurrent_backward";
+      const k = "rk_recurrent_backward_loop";
+      loopSizes(k, mode, seq, batch, n, reverse);
+      const [cells, gates, steps] = [batch * n, GATES[mode] * n, seq * batch];
+      const [lstm, gru] = [mode === LSTM, mode === GRU];
+      holdsOrNull(k, "wHh", wHh, gates * n);
+      holdsOrNull(k, "out", out, steps * n);
+      holdsOrNull(k, "saved", saved, steps * SAVED[mode] * n);
+      holdsOrNull(k, "gOut", gOut, steps * n);
+      holdsOrNull(k, "h0", h0, cells);
+      if (lstm && cells > 0) {
+        if (c0 === null) fail(k, `c0 is null, but LSTM reads the initial cell state`);
+        if (dc === null) fail(k, `dc is null, but LSTM reads and writes the cell state's gradient`);
+      }
+      holdsOrNull(k, "c0", c0, lstm ? cells : 0);
+      holdsOrNull(k, "dc", dc, lstm ? cells : 0);
+      holdsOrNull(k, "dh", dh, cells);
+      holdsOrNull(k, "dhPrev", dhPrev, cells);
+      holdsOrNull(k, "dxp", dxp, steps * gates);
+      holdsOrNull(k, "dhp", dhp, gru ? steps * gates : 0);
+      ran(
+        k,
+        raw.rk_recurrent_backward_loop(
+          mode,
+          seq,
+          batch,
+          n,
+          reverse,
+          wHh,
+          out,
+          saved,
+          gOut,
+          h0,
+          c0,
+          dh,
+          dhPrev,
+          dc,
+          dxp,
+          dhp,
+        ),
+      );
+    },
+    rk_recurrent_cell_step(
+      mode,
+      batch,
+      input,
+      n,
+      x,
+      wIh,
+      bIh,
+      wHh,
+      bHh,
+      h,
+      c,
+      scratch,
+      hOut,
+      cOut,
+    ) {
+      const k = "rk_recurrent_cell_step";
       code(k, "mode", mode, 4);
       size(k, "batch", batch);
+      size(k, "input", input);
       size(k, "n", n);
-      size(k, "cPrevStride", cPrevStride);
       const cells = batch * n;
-      const [lstm, gru] = [mode === LSTM, mode === GRU];
-      holdsOrNull(k, "dh", dh, cells);
-      holdsOrNull(k, "gOut", gOut, cells);
-      holdsOrNull(k, "out", out, lstm || gru ? 0 : cells);
-      holdsOrNull(k, "saved", saved, cells * SAVED[mode]);
-      holdsOrNull(k, "hPrev", hPrev, gru ? cells : 0);
-      if (lstm && cells > 0) {
-        if (cPrev === null) fail(k, `cPrev is null, but LSTM reads the previous cell state`);
-        holds(k, "cPrev", cPrev, (batch - 1) * cPrevStride + n);
+      const gates = GATES[mode] * n;
+      holdsOrNull(k, "x", x, batch * input);
+      holdsOrNull(k, "wIh", wIh, gates * input);
+      if (bIh !== null) holds(k, "bIh", bIh, gates);
+      holdsOrNull(k, "wHh", wHh, gates * n);
+      if (bHh !== null && cells > 0) holds(k, "bHh", bHh, gates);
+      holdsOrNull(k, "h", h, cells);
+      if (mode === LSTM && (c === null || cOut === null) && cells > 0) {
+        fail(k, `c and cOut must be given: LSTM reads and writes its cell state`);
       }
-      if (lstm && dc === null && cells > 0) {
-        fail(k, `dc is null, but LSTM reads and writes the cell state's gradient`);
-      }
-      holdsOrNull(k, "dc", dc, lstm ? cells : 0);
-      holdsOrNull(k, "dxp", dxp, batch * GATES[mode] * n);
-      holdsOrNull(k, "dhp", dhp, gru ? batch * 3 * n : 0);
-      holdsOrNull(k, "dhPrev", dhPrev, gru ? cells : 0);
-      raw.rk_recurrent_backward(
+      holdsOrNull(k, "c", c, mode === LSTM ? cells : 0);
+      holdsOrNull(k, "cOut", cOut, mode === LSTM ? cells : 0);
+      holdsOrNull(k, "scratch", scratch, batch * (2 * gates + SAVED[mode] * n));
+      holdsOrNull(k, "hOut", hOut, cells);
+      raw.rk_recurrent_cell_step(
         mode,
         batch,
+        input,
         n,
-        dh,
-        gOut,
-        out,
-        saved,
-        hPrev,
-        cPrev,
-        cPrevStride,
-        dc,
-        dxp,
-        dhp,
-        dhPrev,
+        x,
+        wIh,
+        bIh,
+        wHh,
+        bHh,
+        h,
+        c,
+        scratch,
+        hOut,
+        cOut,
       );
     },
     rk_copy_strided(src, dst, rank, shape, strides) {
@@ -436,7 +583,6 @@ export function checkedKernels(raw: RawKernels): Kernels {
   };
 }
 
-/** The name of recurrent mode code `mode`, for messages. */
 /** Opens the library, or says why it does not (a NotCapable is thrown, not returned). */
 async function open(path: string): Promise<RawKernels | string> {
   const bad = await damaged(path);

@@ -26,7 +26,8 @@ const haveNative = (await missingDependencies()) === undefined;
 function stubs(): { k: Kernels; calls: string[] } {
   const calls: string[] = [];
   const raw = new Proxy({}, {
-    get: (_, name) => () => calls.push(String(name)),
+    // 0: what the kernels that return a status return on success.
+    get: (_, name) => () => (calls.push(String(name)), 0),
   }) as unknown as RawKernels;
   return { k: checkedKernels(raw), calls };
 }
@@ -194,58 +195,201 @@ Deno.test("native kernels: gather checks every row index; scatter the sizes", ()
   );
 });
 
-Deno.test("native kernels: the recurrent kernels check every array per mode", () => {
-  const [b, n] = [2, 3];
-  const fwd =
-    (mode: number, c: Float32Array | null, saved: Float32Array | null, bHh = f(12)) =>
-    (k: Kernels) => k.rk_recurrent_forward(mode, b, n, f(24), f(24), bHh, f(6), c, saved, f(6));
-  passes(fwd(MODE.LSTM, f(6), f(36)), "rk_recurrent_forward");
-  passes(fwd(MODE.RNN_TANH, null, null), "rk_recurrent_forward");
-  passes(fwd(MODE.GRU, null, f(24)), "rk_recurrent_forward");
+Deno.test("native kernels: the time loops check every array per mode", () => {
+  // 2 steps of batch 2, hidden 3: LSTM gates 12, so xp holds 2 * 2 * 12 = 48.
+  const [seq, b, n] = [2, 2, 3];
+  const fwd = (
+    mode: number,
+    c: Float32Array | null,
+    saved: Float32Array | null,
+    bHh = f(12),
+    reverse = 0,
+  ) =>
+  (k: Kernels) =>
+    k.rk_recurrent_forward_loop(
+      mode,
+      seq,
+      b,
+      n,
+      reverse,
+      f(48),
+      f(36),
+      bHh,
+      f(6),
+      c,
+      saved,
+      f(12),
+      f(24),
+    );
+  passes(fwd(MODE.LSTM, f(6), f(72)), "rk_recurrent_forward_loop");
+  passes(fwd(MODE.RNN_TANH, null, null), "rk_recurrent_forward_loop");
+  passes(fwd(MODE.GRU, null, f(48)), "rk_recurrent_forward_loop");
   rejects(
-    fwd(MODE.LSTM, null, f(36)),
-    "rk_recurrent_forward",
+    fwd(MODE.LSTM, null, f(72)),
+    "rk_recurrent_forward_loop",
     /c is null, but LSTM reads and writes/,
   );
-  rejects(fwd(MODE.LSTM, f(5), f(36)), "rk_recurrent_forward", /c holds 5.*6/);
-  rejects(fwd(MODE.LSTM, f(6), f(35)), "rk_recurrent_forward", /saved holds 35.*36/);
-  rejects(fwd(MODE.LSTM, f(6), f(36), f(11)), "rk_recurrent_forward", /bHh holds 11.*12/);
-  rejects(fwd(MODE.GRU, null, null), "rk_recurrent_forward", /saved is null/);
-  rejects(fwd(4, null, null), "rk_recurrent_forward", /mode 4/);
+  rejects(fwd(MODE.LSTM, f(5), f(72)), "rk_recurrent_forward_loop", /c holds 5.*6/);
+  rejects(fwd(MODE.LSTM, f(6), f(71)), "rk_recurrent_forward_loop", /saved holds 71.*72/);
+  rejects(fwd(MODE.LSTM, f(6), f(72), f(11)), "rk_recurrent_forward_loop", /bHh holds 11.*12/);
+  rejects(fwd(MODE.GRU, null, null), "rk_recurrent_forward_loop", /saved is null/);
+  rejects(fwd(4, null, null), "rk_recurrent_forward_loop", /mode 4/);
   rejects(
-    (k) => k.rk_recurrent_forward(MODE.GRU, b, n, f(18), f(18), null, null, null, f(24), f(6)),
-    "rk_recurrent_forward",
-    /h is null/,
+    fwd(MODE.LSTM, f(6), f(72), f(12), 2),
+    "rk_recurrent_forward_loop",
+    /reverse must be 0 or 1/,
   );
 
   const bwd =
-    (mode: number, cPrev: Float32Array | null, stride: number, dhp: Float32Array | null) =>
+    (mode: number, c0: Float32Array | null, dc: Float32Array | null, dhp: Float32Array | null) =>
     (k: Kernels) =>
-      k.rk_recurrent_backward(
+      k.rk_recurrent_backward_loop(
         mode,
+        seq,
         b,
         n,
-        f(6),
-        f(6),
-        f(6),
+        1,
         f(36),
+        f(12),
+        f(72),
+        f(12),
         f(6),
-        cPrev,
-        stride,
+        c0,
         f(6),
-        f(24),
+        f(6),
+        dc,
+        f(48),
         dhp,
-        f(6),
       );
-  passes(bwd(MODE.LSTM, f(6), n, null), "rk_recurrent_backward");
-  // c_prev read from saved: rows of 6n, the last one needs only n.
-  passes(bwd(MODE.LSTM, f(18 + 3), 18, null), "rk_recurrent_backward");
-  rejects(bwd(MODE.LSTM, f(18 + 2), 18, null), "rk_recurrent_backward", /cPrev holds 20.*21/);
-  rejects(bwd(MODE.LSTM, null, n, null), "rk_recurrent_backward", /cPrev is null/);
-  passes(bwd(MODE.GRU, null, n, f(18)), "rk_recurrent_backward");
-  rejects(bwd(MODE.GRU, null, n, null), "rk_recurrent_backward", /dhp is null.*18/);
-  rejects(bwd(MODE.GRU, null, n, f(17)), "rk_recurrent_backward", /dhp holds 17/);
-  rejects(bwd(MODE.LSTM, f(6), -1, null), "rk_recurrent_backward", /cPrevStride must be/);
+  passes(bwd(MODE.LSTM, f(6), f(6), null), "rk_recurrent_backward_loop");
+  rejects(bwd(MODE.LSTM, null, f(6), null), "rk_recurrent_backward_loop", /c0 is null/);
+  rejects(bwd(MODE.LSTM, f(6), null, null), "rk_recurrent_backward_loop", /dc is null/);
+  passes(bwd(MODE.GRU, null, null, f(36)), "rk_recurrent_backward_loop");
+  rejects(bwd(MODE.GRU, null, null, null), "rk_recurrent_backward_loop", /dhp is null.*36/);
+  rejects(bwd(MODE.GRU, null, null, f(35)), "rk_recurrent_backward_loop", /dhp holds 35/);
+  rejects(
+    (k) => k.rk_use_blas(new TextEncoder().encode("no-nul")),
+    "rk_use_blas",
+    /NUL-terminated/,
+  );
+});
+
+Deno.test("native kernels: rk_recurrent_cell_step checks weights, state and scratch", () => {
+  // LSTM, batch 2, input 3, hidden 2: gates 8; scratch 2 * (2 * 8 + 6 * 2) = 56.
+  const step =
+    (c: Float32Array | null, scratch = f(56), wIh = f(24), bIh: Float32Array | null = f(8)) =>
+    (k: Kernels) =>
+      k.rk_recurrent_cell_step(
+        MODE.LSTM,
+        2,
+        3,
+        2,
+        f(6),
+        wIh,
+        bIh,
+        f(16),
+        null,
+        f(4),
+        c,
+        scratch,
+        f(4),
+        c,
+      );
+  passes(step(f(4)), "rk_recurrent_cell_step");
+  passes(step(f(4), f(56), f(24), null), "rk_recurrent_cell_step");
+  rejects(step(null), "rk_recurrent_cell_step", /c and cOut must be given/);
+  rejects(step(f(4), f(55)), "rk_recurrent_cell_step", /scratch holds 55.*56/);
+  rejects(step(f(4), f(56), f(23)), "rk_recurrent_cell_step", /wIh holds 23.*24/);
+  rejects(step(f(4), f(56), f(24), f(7)), "rk_recurrent_cell_step", /bIh holds 7.*8/);
+  // GRU reads h and needs no c: scratch 2 * (2 * 6 + 4 * 2) = 40.
+  passes(
+    (k) =>
+      k.rk_recurrent_cell_step(
+        MODE.GRU,
+        2,
+        3,
+        2,
+        f(6),
+        f(18),
+        null,
+        f(12),
+        null,
+        f(4),
+        null,
+        f(40),
+        f(4),
+        null,
+      ),
+    "rk_recurrent_cell_step",
+  );
+});
+
+Deno.test({
+  name: "native: recurrentStackStep matches a one-step recurrentForward per layer",
+  ignore: !haveNative,
+}, async () => {
+  const backend = await createBackend();
+  const fused = backend.fused!;
+  // Sizes that leave remainders in the kernel's blocks of 4 rows and 8 columns.
+  const [batch, input, n] = [2, 11, 5];
+  let seed = 1;
+  const rand = (shape: number[]) => {
+    const v = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647 - 0.5;
+    });
+    return backend.fromArray(v, shape, "float32");
+  };
+  for (const mode of ["RNN_TANH", "LSTM", "GRU"] as const) {
+    const g = { RNN_TANH: 1, LSTM: 4, GRU: 3 }[mode] * n;
+    const layers = [input, n].map((width) => ({
+      wIh: rand([g, width]),
+      wHh: rand([g, n]),
+      bIh: rand([g]),
+      bHh: rand([g]),
+    }));
+    const [x, h0, c0] = [rand([batch, input]), rand([2, batch, n]), rand([2, batch, n])];
+    const lstm = mode === "LSTM";
+    const step = fused.recurrentStackStep!({
+      mode,
+      batch,
+      hidden: n,
+      x,
+      h: h0,
+      c: lstm ? c0 : undefined,
+      layers,
+    });
+    // The same through the sequence path: xp = x W_ih^T + b_ih by sgemm, then the loop.
+    let below = x;
+    const [hs, cs]: [number[], number[]] = [[], []];
+    const [h0s, c0s] = [backend.split(h0, [1, 1], 0), backend.split(c0, [1, 1], 0)];
+    for (const [l, w] of layers.entries()) {
+      const xp = backend.add(backend.matmul(below, w.wIh, false, true), w.bIh);
+      const state = (t: Handle) => backend.reshape(t, [batch, n]);
+      const r = fused.recurrentForward!({
+        mode,
+        seq: 1,
+        batch,
+        hidden: n,
+        reverse: false,
+        xp,
+        wHh: w.wHh,
+        bHh: w.bHh,
+        h0: state(h0s[l]),
+        c0: lstm ? state(c0s[l]) : undefined,
+      });
+      hs.push(...await backend.read(r.h));
+      if (r.c) cs.push(...await backend.read(r.c));
+      below = r.h;
+    }
+    const close = (got: ArrayLike<number>, want: number[], what: string) =>
+      want.forEach((v, i) =>
+        assert.ok(Math.abs(got[i] - v) < 1e-6, `${mode} ${what}[${i}]: ${got[i]} vs ${v}`)
+      );
+    close(await backend.read(step.h), hs, "h");
+    if (lstm) close(await backend.read(step.c!), cs, "c");
+    else assert.equal(step.c, undefined);
+  }
 });
 
 Deno.test({
@@ -268,9 +412,9 @@ Deno.test({
   };
   assert.throws(
     () => backend.fused!.recurrentForward!(args),
-    /^Error: rnnkit: native: rk_recurrent_forward: c is null, but LSTM reads and writes/,
+    /^Error: rnnkit: native: rk_recurrent_forward_loop: c is null, but LSTM reads and writes/,
   );
-  // With c0 it runs; its backward without c0 throws at the first step.
+  // With c0 it runs; its backward without c0 throws before the loop.
   const out = backend.fused!.recurrentForward!({ ...args, c0: h(batch * hidden) });
   const grads = {
     output: out.output,
@@ -280,7 +424,7 @@ Deno.test({
   };
   assert.throws(
     () => backend.fused!.recurrentBackward!({ ...args, ...grads }),
-    /rnnkit: native: rk_recurrent_backward: cPrev is null/,
+    /rnnkit: native: rk_recurrent_backward_loop: c0 is null/,
   );
   const back = backend.fused!.recurrentBackward!({ ...args, ...grads, c0: h(batch * hidden) });
   assert.equal((await backend.read(back.dxp)).length, seq * batch * 4 * hidden);

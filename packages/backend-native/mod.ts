@@ -26,6 +26,7 @@ import { openBlas, probeOpenBlas } from "./openblas.ts";
 import { cachedKernels, compilerName } from "./build.ts";
 
 export { NativeBackend } from "./native_backend.ts";
+export { sgemmGflops, type SgemmRateOptions, type SgemmShape } from "./sgemm_rate.ts";
 /** What each always-needed permission is for. */
 const NEEDS: Record<string, string> = {
   ffi: "to load OpenBLAS and its kernels",

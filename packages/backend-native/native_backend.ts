@@ -16,7 +16,7 @@ import {
 import type { Blas } from "./openblas.ts";
 import { F, H, HostMemory, type HostTensor, sizeOf, stridesOf, T } from "./host_tensor.ts";
 import { BINARY, type Kernels, REDUCE, UNARY } from "./kernels.ts";
-import { recurrentBackward, recurrentForward } from "./recurrent_kernels.ts";
+import { recurrentBackward, recurrentForward, recurrentStackStep } from "./recurrent_kernels.ts";
 
 /** Whether `b` broadcast to `out` is b's values repeated: b's shape, 1s aside, is a suffix. */
 function repeatsAlongRows(
@@ -39,16 +39,23 @@ export class NativeBackend implements Backend {
   readonly #mem = new HostMemory();
   readonly #blas: Blas;
   readonly #kernels: Kernels;
+  /** Working space lent to the fused ops, grown as needed and kept. */
+  #scratch = new Float32Array(0);
 
   /** A backend on loaded OpenBLAS and kernels; `kernelsPath` names the kernels' library file. */
   constructor(blas: Blas, kernels: Kernels, kernelsPath: string) {
     this.#blas = blas;
     this.#kernels = kernels;
     this.description = `kernels ${kernelsPath}; OpenBLAS ${blas.path}, ${blas.threads} thread(s)`;
+    // The time loops call sgemm from C: the same library, found by its file name.
+    if (kernels.rk_use_blas(new TextEncoder().encode(`${blas.path}\0`)) !== 0) {
+      throw new Error(`rnnkit: backend "native": no cblas_sgemm found in ${blas.path} from C`);
+    }
     this.fused = {
       scatterAddRows: (grad, indices, numRows) => this.#scatterAddRows(grad, indices, numRows),
-      recurrentForward: (args) => recurrentForward(this.#mem, blas, kernels, args),
-      recurrentBackward: (args) => recurrentBackward(this.#mem, blas, kernels, args),
+      recurrentForward: (args) => recurrentForward(this.#mem, kernels, this.#scratchOf, args),
+      recurrentBackward: (args) => recurrentBackward(this.#mem, kernels, this.#scratchOf, args),
+      recurrentStackStep: (args) => recurrentStackStep(this.#mem, kernels, this.#scratchOf, args),
       adamStep: (args) => this.#adamStep(args),
     };
   }
@@ -275,6 +282,12 @@ export class NativeBackend implements Backend {
     this.#kernels.rk_gather_rows(t.store.data, width, rows, rows.length, out.store.data);
     return H(out);
   }
+
+  /** Lends the fused ops n floats of working space. */
+  readonly #scratchOf = (n: number): Float32Array => {
+    if (this.#scratch.length < n) this.#scratch = new Float32Array(n);
+    return this.#scratch;
+  };
 
   #scatterAddRows(grad: Handle, indices: Handle, numRows: number): Handle {
     const rows = T(indices).store.data as Int32Array;

@@ -20,13 +20,19 @@ const ROW_MAJOR = 101;
 const NO_TRANS = 111;
 const TRANS = 112;
 
+/** The largest one-row product (elements of b) that sgemm runs on one thread. */
+const ONE_THREAD_SGEMV = 1 << 20;
+
 /** Library files tried in order when RNNKIT_BLAS_LIB is unset. */
 const CANDIDATES = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"];
 
 export interface Blas {
   /** Which library file was loaded. */
   readonly path: string;
+  /** OpenBLAS's thread count now (it is process-wide: every handle on the library shares it). */
   readonly threads: number;
+  /** Sets OpenBLAS's process-wide thread count. */
+  setThreads(threads: number): void;
   /**
    * c[m, n] = op(a) @ op(b) for row-major a and b, where op transposes when the flag is
    * set; `k` is the shared dimension.
@@ -78,12 +84,19 @@ export function openBlas(): Blas {
       if (threads > 0) lib.openblas_set_num_threads(threads);
       return {
         path,
-        threads: lib.openblas_get_num_threads(),
+        get threads() {
+          return lib.openblas_get_num_threads();
+        },
+        setThreads: (threads) => lib.openblas_set_num_threads(threads),
         sgemm(transA, transB, m, n, k, a, b, c, beta = 0) {
           // A single row (generation, batch 1) is a matrix-vector product: sgemv reads b
           // in place where sgemm would first copy (pack) all of it, 5-7x slower here.
           if (m === 1) {
             const [rows, cols] = transB ? [n, k] : [k, n];
+            // Multi-threaded, each sgemv wakes OpenBLAS's threads: 5-60 us here for a
+            // [65, 256] product, against 2 us on one thread; a small one runs on one.
+            const threads = rows * cols <= ONE_THREAD_SGEMV ? lib.openblas_get_num_threads() : 1;
+            if (threads > 1) lib.openblas_set_num_threads(1);
             lib.cblas_sgemv(
               ROW_MAJOR,
               transB ? NO_TRANS : TRANS,
@@ -98,6 +111,7 @@ export function openBlas(): Blas {
               c,
               1,
             );
+            if (threads > 1) lib.openblas_set_num_threads(threads);
             return;
           }
           lib.cblas_sgemm(

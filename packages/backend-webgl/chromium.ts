@@ -31,6 +31,19 @@ export interface BrowserRunOptions {
    * code 124. Default: none.
    */
   timeoutMs?: number;
+  /**
+   * Serve the page cross-origin isolated (`Cross-Origin-Opener-Policy: same-origin`,
+   * `Cross-Origin-Embedder-Policy: require-corp`), which SharedArrayBuffer and so the wasm
+   * backend's threads need. Default false: an ordinary page.
+   */
+  crossOriginIsolated?: boolean;
+  /**
+   * More files to serve next to the bundle: URL path (e.g. "/tfjs-backend-wasm-simd.wasm")
+   * to the local file that holds it. Default: none.
+   */
+  files?: Readonly<Record<string, string | URL>>;
+  /** More Chromium command-line flags, e.g. `--enable-unsafe-webgpu`. Default: none. */
+  chromiumFlags?: string[];
 }
 
 /** The error message of `runInChromium` when `chromiumPath()` finds no Chromium. */
@@ -122,9 +135,13 @@ export async function runInChromium(opts: BrowserRunOptions): Promise<number> {
     const bundleFile = join(tmp, "bundle.js");
     await bundleForBrowser(opts.entry, bundleFile, stop.signal);
     const bundle = await Deno.readFile(bundleFile);
-    server = serve(pageHtml(opts.args ?? []), bundle);
+    const files = new Map<string, Uint8Array<ArrayBuffer>>([["/bundle.js", bundle]]);
+    for (const [path, file] of Object.entries(opts.files ?? {})) {
+      files.set(path, await Deno.readFile(file));
+    }
+    server = serve(pageHtml(opts.args ?? []), files, opts.crossOriginIsolated ?? false);
 
-    browser = new Browser(exe, join(tmp, "profile"), emit);
+    browser = new Browser(exe, join(tmp, "profile"), emit, opts.chromiumFlags);
     await abortable(browser.connect(), stop.signal);
     return await abortable(
       browser.run(`http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`),
@@ -371,14 +388,30 @@ function pageHtml(args: string[]): string {
 `;
 }
 
-function serve(html: string, bundle: Uint8Array<ArrayBuffer>): Deno.HttpServer {
+/** Content types of the files a page is served with; anything else goes as bytes. */
+const TYPES: Record<string, string> = { ".js": "text/javascript", ".wasm": "application/wasm" };
+
+/** The headers that make a page cross-origin isolated (see `crossOriginIsolated`). */
+const ISOLATION = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+};
+
+function serve(
+  html: string,
+  files: Map<string, Uint8Array<ArrayBuffer>>,
+  isolated: boolean,
+): Deno.HttpServer {
+  const extra: Record<string, string> = isolated ? ISOLATION : {};
   return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
     const path = new URL(req.url).pathname;
-    if (path === "/") return new Response(html, { headers: { "content-type": "text/html" } });
-    if (path === "/bundle.js") {
-      return new Response(bundle, { headers: { "content-type": "text/javascript" } });
+    if (path === "/") {
+      return new Response(html, { headers: { "content-type": "text/html", ...extra } });
     }
-    return new Response("not found", { status: 404 });
+    const file = files.get(path);
+    if (!file) return new Response("not found", { status: 404 });
+    const type = TYPES[path.slice(path.lastIndexOf("."))] ?? "application/octet-stream";
+    return new Response(file, { headers: { "content-type": type, ...extra } });
   });
 }
 
@@ -434,9 +467,9 @@ class Browser {
   #stderrDone: Promise<void>;
 
   /** Starts Chromium; the caller must `close()` it whatever happens next. */
-  constructor(exe: string, profile: string, readonly emit: Emit) {
+  constructor(exe: string, profile: string, readonly emit: Emit, flags: string[] = []) {
     this.child = new Deno.Command(exe, {
-      args: [...FLAGS, `--user-data-dir=${profile}`, "about:blank"],
+      args: [...FLAGS, ...flags, `--user-data-dir=${profile}`, "about:blank"],
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -12,6 +12,8 @@ export type {
   Handle,
   RecurrentArgs,
   RecurrentMode,
+  RecurrentStackLayer,
+  RecurrentStackStepArgs,
 } from "./src/backend.ts";
 export { RECURRENT_GATES, RECURRENT_SAVED } from "./src/backend.ts";
 export { broadcastShapes, formatShape, sizeOf } from "./src/shape.ts";

@@ -45,7 +45,11 @@ Deno.test("bench --quick writes its results, and says why any peer is absent", a
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
-    assert.match(new TextDecoder().decode(out.stdout), /\| rnn \| tfjs \|/);
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.match(stdout, /\| rnn \| tfjs \|/);
+    // The roofline columns, and the sgemm rates they come from (or why there are none).
+    assert.match(stdout, /\| rnnkit chars\/s \| GFLOPS \| % of limit \|/);
+    assert.match(stdout, /## Roofline/);
 
     const r = JSON.parse(await Deno.readTextFile(json));
     assert.equal(r.quick, true);
@@ -57,7 +61,15 @@ Deno.test("bench --quick writes its results, and says why any peer is absent", a
     assert.equal(train.config, "rnn");
     for (const k of ["median", "min", "max"]) assert.ok(train.msPerStep[k] > 0, k);
     assert.ok(train.charsPerSec > 0);
+    assert.ok(train.flops > 0 && train.gflops > 0);
     assert.equal(train.liveTensors, "flat");
+    const roof = tfjs.roofline;
+    if (roof.absent) assert.match(roof.absent, /no native backend/);
+    else {
+      assert.ok(roof.best2t > 0 && roof.square.gflops1t > 0);
+      assert.ok(roof.shapes.every((s: { gflops2t: number }) => s.gflops2t > 0));
+      assert.match(stdout, /\| rnn \| tfjs \| [^|]+\| [^|]+\| [\d.]+ \| \d+% \|/);
+    }
     assert.equal(tfjs.workers, 1);
     assert.equal(tfjs.trainOnly, false);
     assert.ok(tfjs.toy.msPerEpoch.median > 0);
@@ -116,6 +128,7 @@ Deno.test("run_backend --workers 2 measures training only, over data-parallel wo
     assert.ok(Number.isFinite(train.lastLoss));
     assert.equal(train.liveTensors, "flat");
     assert.equal(r.toy, undefined);
+    assert.equal(r.roofline, undefined); // left to the single-stream run
     assert.equal(r.generate, undefined);
     assert.equal(r.liveTensorsEnd, 0);
     assert.equal(r.backendTensorsEnd, 0);

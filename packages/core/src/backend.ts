@@ -155,6 +155,15 @@ export interface FusedOps {
       gC?: Handle;
     },
   ): { dxp: Handle; dhp?: Handle; dh0: Handle; dc0?: Handle };
+  /**
+   * One time step of a stack of unidirectional recurrent layers, with no gradient (e.g.
+   * generation, one token at a time): layer 0 reads `args.x`, each later layer the new h
+   * of the one below, and each runs `args.mode`'s cell on x W_ih^T + b_ih and
+   * h W_hh^T + b_hh (recurrence.ts's `stepForward`). Returns the new h (and c, LSTM) of
+   * every layer, [layers, batch, hidden] as PyTorch's hN. The fallback: `recurrentLayer`
+   * per layer.
+   */
+  recurrentStackStep?(args: RecurrentStackStepArgs): { h: Handle; c?: Handle };
   /** One Adam update (`AdamArgs`) in one pass; returns the new p, m and v. The fallback is
    * a dozen elementwise ops in adam.ts. */
   adamStep?(args: AdamArgs): { p: Handle; m: Handle; v: Handle };
@@ -204,6 +213,36 @@ export const RECURRENT_SAVED: Record<RecurrentMode, number> = {
   LSTM: 6,
   GRU: 4,
 };
+
+/** One step of a stack of layers: see `FusedOps.recurrentStackStep`. */
+export interface RecurrentStackStepArgs {
+  /** Which cell every layer runs. */
+  mode: RecurrentMode;
+  /** Sequences in the step. */
+  batch: number;
+  /** Hidden size of every layer. */
+  hidden: number;
+  /** Layer 0's input, [batch, input]. */
+  x: Handle;
+  /** Every layer's state before the step, [layers, batch, hidden] (PyTorch's h0). */
+  h: Handle;
+  /** Every layer's cell state before the step, [layers, batch, hidden]; LSTM only. */
+  c?: Handle;
+  /** Each layer's weights, bottom first, in PyTorch's layout. */
+  layers: RecurrentStackLayer[];
+}
+
+/** One layer's weights in `RecurrentStackStepArgs`. */
+export interface RecurrentStackLayer {
+  /** [gates*hidden, input], where input is x's width for layer 0 and hidden above it. */
+  wIh: Handle;
+  /** [gates*hidden, hidden] */
+  wHh: Handle;
+  /** [gates*hidden], or null without biases. */
+  bIh: Handle | null;
+  /** [gates*hidden], or null without biases. */
+  bHh: Handle | null;
+}
 
 /** One recurrent layer's time loop: see `FusedOps.recurrentForward`. */
 export interface RecurrentArgs {

@@ -207,7 +207,13 @@ type RequiredMethods = {
 const _complete: [Exclude<RequiredMethods, BackendOp>] extends [never] ? true : never = true;
 
 /** Every optional fused op; `deno check` fails here when FusedOps gains one this lacks. */
-const FUSED_OPS = ["scatterAddRows", "recurrentForward", "recurrentBackward", "adamStep"] as const;
+const FUSED_OPS = [
+  "scatterAddRows",
+  "recurrentForward",
+  "recurrentBackward",
+  "recurrentStackStep",
+  "adamStep",
+] as const;
 const _allFused: [Exclude<keyof FusedOps, typeof FUSED_OPS[number]>] extends [never] ? true
   : never = true;
 

@@ -19,6 +19,7 @@ import { checkSize, Module, uniformInit } from "./module.ts";
 import { GATES, type State, type Weights } from "./recurrence.ts";
 import type { RecurrentMode } from "../backend.ts";
 import { packedRecurrentLayer, recurrentLayer } from "./recurrent_layer.ts";
+import { fusedStackStep } from "./stack_step.ts";
 import { gatherRows, PackedSequence } from "./packed_sequence.ts";
 
 /** Options of `RNN`, `LSTM` and `GRU`, with PyTorch's defaults. */
@@ -147,14 +148,14 @@ export abstract class RNNBase extends Module {
 
   /**
    * Checks a given h0 against [L*D, batch, H], c0 against [L*D, batch, hidden] (no batch
-   * axis when unbatched); zeros when not given.
+   * axis when unbatched); zeros when not given. Returns it as [L*D, batch, width].
    */
   #initial(
     given: Tensor | undefined,
     batch: number,
     batched: boolean,
     what: "h0" | "c0",
-  ): Tensor[] {
+  ): Tensor {
     const n = this.numLayers * this.numDirections;
     const size = what === "h0" ? this.#hSize : this.hiddenSize;
     const shape = batched ? [n, batch, size] : [n, size];
@@ -164,8 +165,7 @@ export abstract class RNNBase extends Module {
           `got [${given.shape.join(", ")}]`,
       );
     }
-    const h = given ? reshape(given, [n, batch, size]) : zeros([n, batch, size]);
-    return unbind(h);
+    return given ? reshape(given, [n, batch, size]) : zeros([n, batch, size]);
   }
 
   /** Runs every layer and direction; returns output and final states in PyTorch's shapes. */
@@ -215,14 +215,30 @@ export abstract class RNNBase extends Module {
           "step and batches one sequence",
       );
     }
+    // One step batch first is already [1, batch, input] in memory: a reshape, not a copy.
     let x = !batched
       ? reshape(input, [input.shape[0], 1, this.inputSize])
       : this.batchFirst
-      ? transpose(input, [1, 0, 2])
+      ? seqLen === 1 ? reshape(input, [1, batchSize, this.inputSize]) : transpose(input, [1, 0, 2])
       : input;
     const batch = x.shape[1];
-    const hs = this.#initial(h0, batch, batched, "h0");
-    const cs = this.mode === "LSTM" ? this.#initial(c0, batch, batched, "c0") : null;
+    const h0s = this.#initial(h0, batch, batched, "h0");
+    const c0s = this.mode === "LSTM" ? this.#initial(c0, batch, batched, "c0") : undefined;
+    const unbatched = (t: Tensor) => batched ? t : reshape(t, [t.shape[0], t.shape[2]]);
+    // Dropout between layers and a second direction are not in the fused stack step.
+    const dropping = this.training && this.dropout > 0 && this.numLayers > 1;
+    const stacked = this.numDirections === 1 && !dropping &&
+      fusedStackStep(this.mode, x, h0s, c0s, this.#weights);
+    if (stacked) {
+      const { output: y, h, c } = stacked;
+      const output = reshape(
+        y,
+        batched ? this.batchFirst ? [batch, 1, -1] : [1, batch, -1] : [1, -1],
+      );
+      return { output, h: unbatched(h), c: c && unbatched(c) };
+    }
+    const hs = unbind(h0s);
+    const cs = c0s ? unbind(c0s) : null;
     const finals: State[] = [];
     for (let l = 0; l < this.numLayers; l++) {
       const outs: Tensor[] = [];
@@ -243,14 +259,11 @@ export abstract class RNNBase extends Module {
         x = dropout(x, this.dropout, this.#rng);
       }
     }
-    const hidden = (key: "h" | "c") => {
-      const t = stack(finals.map((s) => s[key]!));
-      return batched ? t : reshape(t, [t.shape[0], t.shape[2]]);
-    };
+    const hidden = (key: "h" | "c") => unbatched(stack(finals.map((s) => s[key]!)));
     const output = !batched
       ? reshape(x, [x.shape[0], -1])
       : this.batchFirst
-      ? transpose(x, [1, 0, 2])
+      ? seqLen === 1 ? reshape(x, [batchSize, 1, x.shape[2]]) : transpose(x, [1, 0, 2])
       : x;
     return { output, h: hidden("h"), c: cs ? hidden("c") : undefined };
   }
@@ -283,7 +296,7 @@ export abstract class RNNBase extends Module {
     const { batchSizes, sortedIndices, unsortedIndices } = input;
     const batch = batchSizes[0];
     const sort = (given: Tensor | undefined, what: "h0" | "c0") => {
-      const states = this.#initial(given, batch, true, what);
+      const states = unbind(this.#initial(given, batch, true, what));
       return given && sortedIndices ? states.map((s) => gatherRows(s, sortedIndices)) : states;
     };
     const hs = sort(h0, "h0");
