@@ -224,31 +224,16 @@ Deno.test("--resume gives the uninterrupted run's weights and losses (--lr-sched
     const state = await readTrainingState(`${dir}/full.optim.safetensors`);
     const [cosine] = (state.scheduler!.stateDict._schedulers as { T_max: number }[]).slice(1);
     assert.equal(cosine.T_max, 17);
-    const changed = await train(
-      "--text",
-      text,
-      "--resume",
-      `${dir}/full.safetensors`,
-      "--steps",
-      "30",
-      "--lr",
-      "0.5",
-    );
+    // A schedule fixes the learning rate and the schedule for the run's life.
+    const resume = (...flags: string[]) =>
+      train("--text", text, "--resume", `${dir}/full.safetensors`, "--steps", "30", ...flags);
+    const changed = await resume("--lr", "0.5");
     assert.equal(changed.code, 2);
     assert.match(
       changed.stderr,
       /--lr 0\.5 differs from the resumed run's 0\.01, which a run with a learning-rate schedule cannot change/,
     );
-    const other = await train(
-      "--text",
-      text,
-      "--resume",
-      `${dir}/full.safetensors`,
-      "--steps",
-      "30",
-      "--lr-schedule",
-      "plateau",
-    );
+    const other = await resume("--lr-schedule", "plateau");
     assert.equal(other.code, 2);
     assert.match(other.stderr, /--lr-schedule plateau differs from the resumed run's cosine/);
   });
