@@ -32,9 +32,11 @@ export async function describeAdapter(): Promise<string> {
   if (!adapter) {
     return "no WebGPU adapter (on Linux without a GPU: apt-get install -y mesa-vulkan-drivers)";
   }
-  // Deno reports vendor/device as PCI ids; the description is the readable name.
+  // Deno reports vendor/device as PCI ids and a readable description; Chromium may leave
+  // the description and device empty, but names the architecture (e.g. "swiftshader").
   const info = adapter.info ?? {};
-  const name = String(info.description || `vendor ${info.vendor}, device ${info.device}`);
+  const device = info.device || info.architecture;
+  const name = String(info.description || `vendor ${info.vendor}, device ${device}`);
   return `${name}${info.isFallbackAdapter ? " (software fallback adapter)" : ""}`;
 }
 
