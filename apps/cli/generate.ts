@@ -1,7 +1,6 @@
 /**
- * `deno task generate`: continues a prompt with a CharLM checkpoint (see
- * packages/core/src/io/charlm_checkpoint.ts; PyTorch writes one with
- * python/rnnkit_export.py).
+ * `deno task generate`: continues a prompt with a CharLM checkpoint (`saveCharLM`'s format,
+ * README "Files and PyTorch"; PyTorch writes one with python/rnnkit_export.py).
  *
  * stdout holds exactly the prompt followed by the generated characters, written as they are
  * generated, so it can be piped or compared; a newline is added only when stdout is a

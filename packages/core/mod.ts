@@ -13,7 +13,19 @@
  * Backend authors implement the interface from `@rnnkit/core/backend`.
  * @module
  */
-export type { Backend, DType, RecurrentMode } from "./src/backend.ts";
+// The op interface's types, so `setBackend`/`getBackend` and `Tensor.handle` are fully typed
+// here; backend authors import them (and the rest of the interface) from @rnnkit/core/backend.
+export type {
+  AdamArgs,
+  Backend,
+  DType,
+  FusedOps,
+  Handle,
+  RecurrentArgs,
+  RecurrentMode,
+  RecurrentStackLayer,
+  RecurrentStackStepArgs,
+} from "./src/backend.ts";
 export { getBackend, keep, liveTensors, setBackend, tidy } from "./src/engine.ts";
 export {
   type BackwardFn,

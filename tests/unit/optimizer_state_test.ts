@@ -113,7 +113,7 @@ Deno.test("loadStateDict takes PyTorch's extra group keys at their defaults only
         ...dict,
         param_groups: [{ ...dict.param_groups[0], amsgrad: true }],
       }),
-    /Adam\.loadStateDict: amsgrad=true is not implemented by rnnkit/,
+    /Adam\.loadStateDict: amsgrad=true: rnnkit supports only amsgrad=false/,
   );
   optimizer.dispose();
 });

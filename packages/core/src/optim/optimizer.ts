@@ -416,7 +416,11 @@ export abstract class Optimizer<G extends ParamGroup = ParamGroup> {
         } else if (!(key in TORCH_DEFAULTS)) {
           problems.push(`${where}unexpected hyperparameter "${key}"`);
         } else if (!TORCH_DEFAULTS[key].includes(value as Hyperparameter)) {
-          problems.push(`${where}${key}=${JSON.stringify(value)} is not implemented by rnnkit`);
+          // PyTorch's variants rnnkit does not offer (AMSGrad, maximize, ...): refused by name.
+          const supported = TORCH_DEFAULTS[key].map((v) => JSON.stringify(v)).join(" or ");
+          problems.push(
+            `${where}${key}=${JSON.stringify(value)}: rnnkit supports only ${key}=${supported}`,
+          );
         }
       }
     });
