@@ -2,15 +2,13 @@
  * For the tests that open pages in headless Chromium: whether they run here, and
  * `deno task serve` started as a user would, with the task's own permissions.
  */
-import { CHROMIUM_NOT_FOUND, chromiumPath } from "@rnnkit/backend-webgl/chromium";
+import { CHROMIUM_NOT_FOUND } from "@rnnkit/backend-webgl/chromium";
+import { backendMissing } from "./run_cli.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-/**
- * Whether to ignore the Chromium tests: only where Chromium is missing, and never under CI
- * (`CI` set), where a missing Chromium makes them fail.
- */
-export const ignoreChromium = chromiumPath() === null && !Deno.env.get("CI");
+/** Whether to ignore the Chromium tests (see `backendMissing`: never under CI). */
+export const ignoreChromium = await backendMissing("webgl");
 /** Said in the names of the ignored tests (Deno.test has no skip reason). */
 export const ignoredWhy = ignoreChromium ? ` (ignored: ${CHROMIUM_NOT_FOUND})` : "";
 
