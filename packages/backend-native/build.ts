@@ -27,6 +27,7 @@ const FLAGS = [
   "-fno-trapping-math",
   "-fPIC",
   "-shared",
+  "-pthread",
 ];
 
 /** Where kernels.c is. */

@@ -1,15 +1,19 @@
 /*
  * rnnkit's native kernels: the arithmetic of the "native" backend. TypeScript keeps the
  * bookkeeping (shapes, memory, data movement) and OpenBLAS does the matrix products; these
- * loops do everything elementwise. They are plain C that the compiler vectorises
- * (build.ts: -O3 -march=native -fno-trapping-math, no -ffast-math, so NaN and infinity
- * behave as in PyTorch). Every array is float32, row-major, and never aliased between input
- * and output. The callers' sizes, ranks and pointers are checked in TypeScript
- * (kernels.ts) before every call: these loops trust them.
+ * loops do everything elementwise, and the recurrent time loops, products included. They
+ * are plain C that the compiler vectorises (build.ts: -O3 -march=native
+ * -fno-trapping-math, no -ffast-math, so NaN and infinity behave as in PyTorch). Every
+ * array is float32, row-major, and never aliased between input and output. The callers'
+ * sizes, ranks and pointers are checked in TypeScript (kernels.ts) before every call:
+ * these loops trust them.
  */
-#include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -191,14 +195,21 @@ void rk_adam(const float *p, const float *g, const float *m, const float *v, flo
 
 enum { RNN_TANH, RNN_RELU, LSTM, GRU };
 
-/* One batch row of each mode's forward gate math. `bias` is a constant at each call, so
- * each is compiled (and vectorised) twice, with and without b_hh, and no per-element test;
- * `restrict`: nothing here is aliased. */
+static int rk_gates(int mode) { return mode == LSTM ? 4 : mode == GRU ? 3 : 1; }
+static int rk_saved(int mode) { return mode == LSTM ? 6 : mode == GRU ? 4 : 0; }
+
+/*
+ * One batch row of each mode's forward gate math, for `cnt` hidden units. x (the input
+ * projection), b_hh and the outputs have a gate block every n values, p (the hidden
+ * projection) every `ps`: a thread of the time loop keeps only its own units' columns of
+ * p. `bias` is a constant at each call, so each is compiled (and vectorised) twice, with
+ * and without b_hh, and no per-element test; `restrict`: nothing here is aliased.
+ */
 #define ROW static inline __attribute__((always_inline)) void
 
-ROW rnn_row(int relu, int bias, int n, const float *restrict x, const float *restrict p,
+ROW rnn_row(int relu, int bias, int cnt, const float *restrict x, const float *restrict p,
             const float *restrict b_hh, float *restrict out) {
-  for (int j = 0; j < n; j++) {
+  for (int j = 0; j < cnt; j++) {
     float v = x[j] + p[j] + (bias ? b_hh[j] : 0.f);
     out[j] = relu ? (v > 0.f ? v : 0.f) : rk_tanh(v);
   }
@@ -206,17 +217,17 @@ ROW rnn_row(int relu, int bias, int n, const float *restrict x, const float *res
 
 /* s0..s5: the six column blocks of saved's row, as separate pointers so that the compiler
  * knows they do not overlap (with offsets of n from one pointer it cannot vectorise). */
-ROW lstm_row(int bias, int n, const float *restrict x, const float *restrict p,
-             const float *restrict b_hh, float *restrict c, float *restrict s0,
-             float *restrict s1, float *restrict s2, float *restrict s3, float *restrict s4,
-             float *restrict s5, float *restrict out) {
-  for (int j = 0; j < n; j++) {
+ROW lstm_row(int bias, int cnt, int n, int ps, const float *restrict x,
+             const float *restrict p, const float *restrict b_hh, float *restrict c,
+             float *restrict s0, float *restrict s1, float *restrict s2, float *restrict s3,
+             float *restrict s4, float *restrict s5, float *restrict out) {
+  for (int j = 0; j < cnt; j++) {
     float bi = bias ? b_hh[j] : 0.f, bf = bias ? b_hh[n + j] : 0.f;
     float bg = bias ? b_hh[2 * n + j] : 0.f, bo = bias ? b_hh[3 * n + j] : 0.f;
     float i = rk_sigmoid(x[j] + p[j] + bi);
-    float f = rk_sigmoid(x[n + j] + p[n + j] + bf);
-    float g = rk_tanh(x[2 * n + j] + p[2 * n + j] + bg);
-    float o = rk_sigmoid(x[3 * n + j] + p[3 * n + j] + bo);
+    float f = rk_sigmoid(x[n + j] + p[ps + j] + bf);
+    float g = rk_tanh(x[2 * n + j] + p[2 * ps + j] + bg);
+    float o = rk_sigmoid(x[3 * n + j] + p[3 * ps + j] + bo);
     float cn = f * c[j] + i * g;
     float tc = rk_tanh(cn);
     s0[j] = i, s1[j] = f, s2[j] = g, s3[j] = o, s4[j] = cn, s5[j] = tc;
@@ -225,58 +236,61 @@ ROW lstm_row(int bias, int n, const float *restrict x, const float *restrict p,
   }
 }
 
-ROW gru_row(int bias, int n, const float *restrict x, const float *restrict p,
-            const float *restrict b_hh, const float *restrict h, float *restrict s,
+ROW gru_row(int bias, int cnt, int n, int ps, const float *restrict x,
+            const float *restrict p, const float *restrict b_hh, const float *restrict h,
+            float *restrict s0, float *restrict s1, float *restrict s2, float *restrict s3,
             float *restrict out) {
-  for (int j = 0; j < n; j++) {
+  for (int j = 0; j < cnt; j++) {
     float br = bias ? b_hh[j] : 0.f, bz = bias ? b_hh[n + j] : 0.f;
     float bn = bias ? b_hh[2 * n + j] : 0.f;
     float r = rk_sigmoid(x[j] + p[j] + br);
-    float z = rk_sigmoid(x[n + j] + p[n + j] + bz);
-    float hn = p[2 * n + j] + bn;
+    float z = rk_sigmoid(x[n + j] + p[ps + j] + bz);
+    float hn = p[2 * ps + j] + bn;
     float nn = rk_tanh(x[2 * n + j] + r * hn);
-    s[j] = r, s[n + j] = z, s[2 * n + j] = nn, s[3 * n + j] = hn;
+    s0[j] = r, s1[j] = z, s2[j] = nn, s3[j] = hn;
     out[j] = nn + z * (h[j] - nn);
   }
 }
 
 /*
- * The gate math of one time step for every batch row, from the projections
- * xp = x W_ih^T + b_ih and hp = h W_hh^T (b_hh added here; null without biases), both
- * [batch, gates*n]. Writes h_next [batch, n] and, per row, what the backward needs into
- * `saved` [batch, S*n]: LSTM [i, f, g, o, c, tanh c] (S = 6), GRU [r, z, n, hn] (S = 4,
- * hn = W_hn h + b_hn), RNN nothing. LSTM reads and updates c [batch, n] in place.
+ * The gate math of one time step, hidden units [u0, u1), for every batch row, from the
+ * projections xp = x W_ih^T + b_ih [batch, gates*n] and hp = h W_hh^T (b_hh added here;
+ * null without biases), whose row b starts at hp + b*hr with a gate block every hs values.
+ * Writes h_next [batch, n] and, per row, what the backward needs into `saved` [batch, S*n]:
+ * LSTM [i, f, g, o, c, tanh c] (S = 6), GRU [r, z, n, hn] (S = 4, hn = W_hn h + b_hn), RNN
+ * nothing. LSTM reads and updates c [batch, n] in place.
  */
-static void rk_recurrent_forward(int mode, int batch, int n, const float *xp, const float *hp,
-                          const float *b_hh, const float *h, float *c, float *saved,
-                          float *h_next) {
-  for (int b = 0; b < batch; b++) {
-    const float *x = xp + (int64_t)b * (mode == LSTM ? 4 : mode == GRU ? 3 : 1) * n;
-    const float *p = hp + (x - xp);
-    float *out = h_next + (int64_t)b * n;
+static void rk_recurrent_forward(int mode, int batch, int n, int u0, int u1, const float *xp,
+                                 const float *hp, int64_t hr, int hs, const float *b_hh,
+                                 const float *h, float *c, float *saved, float *h_next) {
+  const int g = rk_gates(mode) * n, sn = rk_saved(mode) * n, cnt = u1 - u0;
+  const float *b = b_hh ? b_hh + u0 : 0;
+  for (int r = 0; r < batch; r++) {
+    const float *x = xp + (int64_t)r * g + u0, *p = hp + r * hr;
+    float *out = h_next + (int64_t)r * n + u0, *s = saved + (int64_t)r * sn + u0;
     switch (mode) {
       case RNN_TANH:
-        if (b_hh) rnn_row(0, 1, n, x, p, b_hh, out);
-        else rnn_row(0, 0, n, x, p, b_hh, out);
+        if (b) rnn_row(0, 1, cnt, x, p, b, out);
+        else rnn_row(0, 0, cnt, x, p, b, out);
         break;
       case RNN_RELU:
-        if (b_hh) rnn_row(1, 1, n, x, p, b_hh, out);
-        else rnn_row(1, 0, n, x, p, b_hh, out);
+        if (b) rnn_row(1, 1, cnt, x, p, b, out);
+        else rnn_row(1, 0, cnt, x, p, b, out);
         break;
       case LSTM: {
-        float *s = saved + (int64_t)b * 6 * n, *cb = c + (int64_t)b * n;
-#define LSTM_ROW(bias) \
-  lstm_row(bias, n, x, p, b_hh, cb, s, s + n, s + 2 * n, s + 3 * n, s + 4 * n, s + 5 * n, out)
-        if (b_hh) LSTM_ROW(1);
+        float *cr = c + (int64_t)r * n + u0;
+#define LSTM_ROW(bias)                                                                    \
+  lstm_row(bias, cnt, n, hs, x, p, b, cr, s, s + n, s + 2 * n, s + 3 * n, s + 4 * n, \
+           s + 5 * n, out)
+        if (b) LSTM_ROW(1);
         else LSTM_ROW(0);
 #undef LSTM_ROW
         break;
       }
       case GRU: {
-        float *s = saved + (int64_t)b * 4 * n;
-        const float *hb = h + (int64_t)b * n;
-        if (b_hh) gru_row(1, n, x, p, b_hh, hb, s, out);
-        else gru_row(0, n, x, p, b_hh, hb, s, out);
+        const float *hr_ = h + (int64_t)r * n + u0;
+        if (b) gru_row(1, cnt, n, hs, x, p, b, hr_, s, s + n, s + 2 * n, s + 3 * n, out);
+        else gru_row(0, cnt, n, hs, x, p, b, hr_, s, s + n, s + 2 * n, s + 3 * n, out);
         break;
       }
     }
@@ -343,68 +357,66 @@ void rk_recurrent_cell_step(int mode, int batch, int input, int n, const float *
                             const float *w_ih, const float *b_ih, const float *w_hh,
                             const float *b_hh, const float *h, const float *c, float *scratch,
                             float *h_out, float *c_out) {
-  const int g = (mode == LSTM ? 4 : mode == GRU ? 3 : 1) * n;
+  const int g = rk_gates(mode) * n;
   float *xp = scratch, *hp = xp + (int64_t)batch * g, *saved = hp + (int64_t)batch * g;
   rk_matvecs(w_ih, g, input, x, batch, b_ih, xp);
   rk_matvecs(w_hh, g, n, h, batch, 0, hp);
   if (mode == LSTM) memcpy(c_out, c, (size_t)batch * n * sizeof *c_out);
-  rk_recurrent_forward(mode, batch, n, xp, hp, b_hh, h, c_out, saved, h_out);
+  rk_recurrent_forward(mode, batch, n, 0, n, xp, hp, g, n, b_hh, h, c_out, saved, h_out);
 }
 
+
 /*
- * The backward gate math of one time step for every batch row. dh [batch, n] is the
- * gradient reaching h from later steps, g_out [batch, n] this step's output gradient.
- * Writes the pre-activation gradients dxp (and dhp, GRU only: the hidden projection's
- * differ) [batch, gates*n], updates dc in place (LSTM), and writes GRU's direct path
- * dh*z into dh_prev. c_prev (LSTM) has a row stride: it is read from `saved`.
+ * The backward gate math of one time step, hidden units [u0, u1), for every batch row.
+ * d [batch, u1-u0] is the whole gradient reaching this step's h (from later steps and from
+ * this step's output). Writes the pre-activation gradients dxp (and dhp, GRU only: the
+ * hidden projection's differ) [batch, gates*n], updates dc [batch, n] in place (LSTM) and
+ * writes GRU's direct path d*z into direct [batch, u1-u0]. c_prev (LSTM) has a row stride:
+ * it is read from `saved`.
  */
-static void rk_recurrent_backward(int mode, int batch, int n, const float *dh, const float *g_out,
-                           const float *out, const float *saved, const float *h_prev,
-                           const float *c_prev, int c_prev_stride, float *dc, float *dxp,
-                           float *dhp, float *dh_prev) {
-  for (int b = 0; b < batch; b++) {
-    const int64_t row = (int64_t)b * n;
-    float *dx = dxp + (int64_t)b * (mode == LSTM ? 4 : mode == GRU ? 3 : 1) * n;
+static void rk_recurrent_backward(int mode, int batch, int n, int u0, int u1, const float *d_all,
+                                  const float *out, const float *saved, const float *h_prev,
+                                  const float *c_prev, int64_t c_prev_stride, float *dc,
+                                  float *dxp, float *dhp, float *direct) {
+  const int g = rk_gates(mode) * n, sn = rk_saved(mode) * n, cnt = u1 - u0;
+  for (int r = 0; r < batch; r++) {
+    const int64_t row = (int64_t)r * n + u0;
+    const float *d = d_all + (int64_t)r * cnt;
+    float *dx = dxp + (int64_t)r * g + u0;
     switch (mode) {
       case RNN_TANH:
-        for (int j = 0; j < n; j++) {
-          float y = out[row + j];
-          dx[j] = (dh[row + j] + g_out[row + j]) * (1 - y * y);
-        }
+        for (int j = 0; j < cnt; j++) dx[j] = d[j] * (1 - out[row + j] * out[row + j]);
         break;
       case RNN_RELU:
-        for (int j = 0; j < n; j++)
-          dx[j] = out[row + j] > 0.f ? dh[row + j] + g_out[row + j] : 0.f;
+        for (int j = 0; j < cnt; j++) dx[j] = out[row + j] > 0.f ? d[j] : 0.f;
         break;
       case LSTM: {
-        const float *s = saved + (int64_t)b * 6 * n;
-        const float *cp = c_prev + (int64_t)b * c_prev_stride;
-        for (int j = 0; j < n; j++) {
-          float d = dh[row + j] + g_out[row + j];
+        const float *s = saved + (int64_t)r * sn + u0;
+        const float *cp = c_prev + r * c_prev_stride + u0;
+        for (int j = 0; j < cnt; j++) {
           float i = s[j], f = s[n + j], g = s[2 * n + j], o = s[3 * n + j], tc = s[5 * n + j];
-          float dct = dc[row + j] + d * o * (1 - tc * tc);
+          float dct = dc[row + j] + d[j] * o * (1 - tc * tc);
           dx[j] = dct * g * i * (1 - i);
           dx[n + j] = dct * cp[j] * f * (1 - f);
           dx[2 * n + j] = dct * i * (1 - g * g);
-          dx[3 * n + j] = d * tc * o * (1 - o);
+          dx[3 * n + j] = d[j] * tc * o * (1 - o);
           dc[row + j] = dct * f;
         }
         break;
       }
       case GRU: {
-        const float *s = saved + (int64_t)b * 4 * n;
-        float *dp = dhp + (int64_t)b * 3 * n;
-        for (int j = 0; j < n; j++) {
-          float d = dh[row + j] + g_out[row + j];
-          float r = s[j], z = s[n + j], nn = s[2 * n + j], hn = s[3 * n + j];
-          float dn = (d - d * z) * (1 - nn * nn);
-          float dr = dn * hn * r * (1 - r);
-          float dz = d * (h_prev[row + j] - nn) * z * (1 - z);
+        const float *s = saved + (int64_t)r * sn + u0;
+        float *dp = dhp + (int64_t)r * g + u0, *dd = direct + (int64_t)r * cnt;
+        for (int j = 0; j < cnt; j++) {
+          float r_ = s[j], z = s[n + j], nn = s[2 * n + j], hn = s[3 * n + j];
+          float dn = (d[j] - d[j] * z) * (1 - nn * nn);
+          float dr = dn * hn * r_ * (1 - r_);
+          float dz = d[j] * (h_prev[row + j] - nn) * z * (1 - z);
           dx[j] = dp[j] = dr;
           dx[n + j] = dp[n + j] = dz;
           dx[2 * n + j] = dn;
-          dp[2 * n + j] = dn * r;
-          dh_prev[row + j] = d * z;
+          dp[2 * n + j] = dn * r_;
+          dd[j] = d[j] * z;
         }
         break;
       }
@@ -413,90 +425,291 @@ static void rk_recurrent_backward(int mode, int batch, int n, const float *dh, c
 }
 
 /*
- * The time loops of a recurrent layer, per step one sgemm (OpenBLAS's, found by
- * rk_use_blas, with its own threads) and the gate math above: one FFI call per layer
- * instead of two per step. (Splitting the batch over two threads, each with
- * single-threaded sgemm, measured no faster on 2 cores than OpenBLAS's threads sharing
- * each step's product.)
+ * The time loops' matrix products, c = a p for a weight matrix `p` packed once per loop
+ * into panels of NR columns (rk_pack), each panel's rows contiguous: every step streams
+ * the same few hundred KB from this core's L2, which is what a product with only a batch
+ * of rows is bound by (sgemm repacks its operands at every call). The register tile is
+ * MR rows of a by one panel: 2 MR vector accumulators, sized to the register file.
  */
-typedef void rk_sgemm_fn(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                         int ldc);
-static rk_sgemm_fn *rk_sgemm;
-enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+#if defined(__AVX512F__)
+enum { VW = 16, MR = 8 };
+#else
+enum { VW = 8, MR = 6 };
+#endif
+enum { NR = 2 * VW };
+typedef float rk_vec __attribute__((vector_size(VW * sizeof(float))));
 
-/* Finds cblas_sgemm in the OpenBLAS at `path` (the file the backend loaded: the same
- * library, so the same thread settings). 0 on success. */
-int rk_use_blas(const char *path) {
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) return 1;
-  rk_sgemm = (rk_sgemm_fn *)dlsym(lib, "cblas_sgemm");
-  return rk_sgemm ? 0 : 2;
+/* c[i, 0:NR] = sum over q < segs, k < len of a[i*lda + q*step + k] p[(q*len + k)*NR + 0:NR]
+ * for i < R (R <= MR, a constant once inlined): a's K axis may be `segs` pieces of `len`
+ * values, `step` apart (a thread's own columns of each gate block). */
+static inline __attribute__((always_inline)) void rk_tile(int R, int segs, int len, int step,
+                                                          const float *restrict a, int64_t lda,
+                                                          const float *restrict p,
+                                                          float *restrict c, int64_t ldc) {
+  rk_vec s[MR][2];
+  for (int i = 0; i < R; i++) s[i][0] = s[i][1] = (rk_vec){0};
+  for (int q = 0; q < segs; q++) {
+    const float *aq = a + (int64_t)q * step;
+    for (int k = 0; k < len; k++, p += NR) {
+      rk_vec p0, p1;
+      memcpy(&p0, p, sizeof p0);
+      memcpy(&p1, p + VW, sizeof p1);
+      for (int i = 0; i < R; i++) {
+        const float v = aq[i * lda + k];
+        s[i][0] += v * p0;
+        s[i][1] += v * p1;
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) {
+    memcpy(c + i * ldc, &s[i][0], sizeof s[i][0]);
+    memcpy(c + i * ldc + VW, &s[i][1], sizeof s[i][1]);
+  }
 }
 
-static int rk_gates(int mode) { return mode == LSTM ? 4 : mode == GRU ? 3 : 1; }
-static int rk_saved(int mode) { return mode == LSTM ? 6 : mode == GRU ? 4 : 0; }
+/* c [rows, panels*NR] (row stride ldc) = a [rows, K] (row stride lda, K as in rk_tile)
+ * times the packed [K, panels*NR]. */
+static void rk_product(int rows, int panels, int segs, int len, int step, const float *a,
+                       int64_t lda, const float *packed, float *c, int64_t ldc) {
+  const int64_t size = (int64_t)segs * len * NR;
+  for (int j = 0; j < panels; j++) {
+    const float *p = packed + j * size;
+    float *cj = c + (int64_t)j * NR;
+    int i = 0;
+    for (; i + MR <= rows; i += MR)
+      rk_tile(MR, segs, len, step, a + i * lda, lda, p, cj + i * ldc, ldc);
+    const float *ai = a + i * lda;
+    float *ci = cj + i * ldc;
+    switch (rows - i) {
+#define TAIL(R) \
+  case R: rk_tile(R, segs, len, step, ai, lda, p, ci, ldc); break;
+      TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5)
+#if MR > 6
+      TAIL(6) TAIL(7)
+#endif
+#undef TAIL
+    }
+  }
+}
+
+/* Packs `rows` x `cols` values into panels of NR columns, zero beyond `cols`: value (k, j)
+ * = at(k, j) goes to packed[(j / NR) * rows * NR + k * NR + j % NR]. */
+#define RK_PACK(packed, rows, cols, at)                                         \
+  for (int64_t j0 = 0, pn = 0; j0 < (cols); j0 += NR, pn++)                    \
+    for (int64_t k = 0; k < (rows); k++)                                        \
+      for (int64_t jj = 0; jj < NR; jj++) {                                     \
+        const int64_t j = j0 + jj;                                              \
+        (packed)[(pn * (rows) + k) * NR + jj] = j < (cols) ? (at) : 0.f;        \
+      }
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RK_PAUSE() __builtin_ia32_pause()
+#else
+#define RK_PAUSE() ((void)0)
+#endif
+
+/*
+ * A layer's time loop on `threads` threads (the caller's and threads - 1 started for the
+ * loop): thread t owns hidden units [t n / T, (t+1) n / T), its rows of W_hh (packed into
+ * its L2) and its columns of every gate, and the threads meet at one barrier per step.
+ * Forward, a step is the thread's slice of h W_hh^T and its units' gate math; the barrier
+ * waits for the whole new h. Backward, a step is its units' gate math and their part of
+ * dL/dh_prev = dhp W_hh, summed over threads in the next step (double-buffered, so one
+ * barrier suffices).
+ */
+typedef struct {
+  int threads, mode, seq, batch, n, reverse;
+  const float *xp, *w_hh, *b_hh, *h0, *out_r, *saved_r, *g_out, *c0;
+  float *c, *saved, *out, *dh, *dc, *dxp, *dhp;
+  float *work, *partial; /* per-thread working space (`per_thread` floats each); shared */
+  int64_t per_thread;
+  _Atomic int count, sense, go; /* the barrier; go: 1 start, -1 stop (a thread failed to start) */
+  void (*part)(void *loop, int t);
+} rk_loop;
+
+static void rk_barrier(rk_loop *l, int *sense) {
+  if (l->threads == 1) return;
+  const int s = *sense = !*sense;
+  if (atomic_fetch_add_explicit(&l->count, 1, memory_order_acq_rel) == l->threads - 1) {
+    atomic_store_explicit(&l->count, 0, memory_order_relaxed);
+    atomic_store_explicit(&l->sense, s, memory_order_release);
+    return;
+  }
+  /* Spin (a step is tens of microseconds), yielding if the other thread is not running. */
+  for (int spin = 0; atomic_load_explicit(&l->sense, memory_order_acquire) != s; spin++)
+    if (spin < 4096) RK_PAUSE();
+    else sched_yield();
+}
+
+/* Thread t's hidden units. */
+static void rk_units(const rk_loop *l, int t, int *u0, int *u1) {
+  *u0 = (int)((int64_t)t * l->n / l->threads);
+  *u1 = (int)((int64_t)(t + 1) * l->n / l->threads);
+}
 
 /* Step i's time index: i, or seq - 1 - i backwards. */
 static int64_t rk_step(int seq, int reverse, int i) { return reverse ? seq - 1 - i : i; }
 
-/*
- * The forward time loop over xp = x W_ih^T + b_ih [seq*batch, gates*n] (time order; run
- * backwards if `reverse`) from h0 [batch, n]: writes every step's h into out [seq*batch, n]
- * and what the backward needs into saved [seq*batch, S*n] (see rk_recurrent_forward); LSTM
- * updates c [batch, n] (c0 on entry) in place. hp: batch * gates*n floats of scratch.
- * -1 if rk_use_blas has not succeeded.
- */
-int rk_recurrent_forward_loop(int mode, int seq, int batch, int n, int reverse,
-                              const float *xp, const float *w_hh, const float *b_hh,
-                              const float *h0, float *c, float *saved, float *out, float *hp) {
-  if (!rk_sgemm) return -1;
-  const int g = rk_gates(mode) * n, s = rk_saved(mode) * n;
-  const float *h = h0;
-  for (int i = 0; i < seq; i++) {
-    const int64_t row = rk_step(seq, reverse, i) * batch;
-    float *next = out + row * n;
-    rk_sgemm(ROW_MAJOR, NO_TRANS, TRANS, batch, g, n, 1.f, h, n, w_hh, n, 0.f, hp, g);
-    rk_recurrent_forward(mode, batch, n, xp + row * g, hp, b_hh, h, c, saved + row * s, next);
+static int rk_panels(int cols) { return (cols + NR - 1) / NR; }
+
+static void rk_forward_part(void *loop, int t) {
+  rk_loop *l = loop;
+  const int mode = l->mode, n = l->n, batch = l->batch, G = rk_gates(mode);
+  const int64_t g = (int64_t)G * n, sn = (int64_t)rk_saved(mode) * n;
+  int u0, u1, sense = 0;
+  rk_units(l, t, &u0, &u1);
+  const int cnt = u1 - u0, panels = rk_panels(G * cnt);
+  float *packed = l->work + t * l->per_thread, *hp = packed + (int64_t)panels * NR * n;
+  /* Local column q*cnt + j is W_hh's row q*n + u0 + j. */
+  RK_PACK(packed, n, G * cnt, l->w_hh[((j / cnt) * n + u0 + j % cnt) * n + k]);
+  const float *h = l->h0;
+  for (int i = 0; i < l->seq; i++) {
+    const int64_t row = rk_step(l->seq, l->reverse, i) * batch;
+    float *next = l->out + row * n;
+    rk_product(batch, panels, 1, n, 0, h, n, packed, hp, (int64_t)panels * NR);
+    rk_recurrent_forward(mode, batch, n, u0, u1, l->xp + row * g, hp, (int64_t)panels * NR, cnt,
+                         l->b_hh, h, l->c, l->saved + row * sn, next);
+    rk_barrier(l, &sense);
     h = next;
   }
+}
+
+/* The gradient that the step after the current one passes to h, unit u of batch row r: the
+ * threads' partial products of that step (parity p), summed, and GRU's direct path. */
+static inline float rk_later(const rk_loop *l, int p, int64_t r, int u, const float *direct) {
+  const int64_t np = (int64_t)rk_panels(l->n) * NR, part = l->batch * np;
+  float v = l->mode == GRU ? *direct : 0.f;
+  for (int t = 0; t < l->threads; t++)
+    v += l->partial[((int64_t)p * l->threads + t) * part + r * np + u];
+  return v;
+}
+
+static void rk_backward_part(void *loop, int t) {
+  rk_loop *l = loop;
+  const int mode = l->mode, n = l->n, batch = l->batch, G = rk_gates(mode), T = l->threads;
+  const int64_t g = (int64_t)G * n, sn = (int64_t)rk_saved(mode) * n;
+  const int64_t np = (int64_t)rk_panels(n) * NR, part = batch * np; /* one partial's floats */
+  int u0, u1, sense = 0;
+  rk_units(l, t, &u0, &u1);
+  const int cnt = u1 - u0;
+  float *packed = l->work + t * l->per_thread;
+  float *d = packed + np * G * cnt, *direct = d + (int64_t)batch * cnt;
+  /* Row q*cnt + j is W_hh's row q*n + u0 + j. */
+  RK_PACK(packed, (int64_t)G * cnt, n, l->w_hh[((k / cnt) * n + u0 + k % cnt) * n + j]);
+  for (int i = l->seq - 1, k = 0; i >= 0; i--, k++) {
+    const int64_t row = rk_step(l->seq, l->reverse, i) * batch;
+    const int64_t prev = i > 0 ? rk_step(l->seq, l->reverse, i - 1) * batch : -1;
+    const float *go = l->g_out + row * n;
+    for (int64_t r = 0; r < batch; r++)
+      for (int j = 0; j < cnt; j++)
+        d[r * cnt + j] = go[r * n + u0 + j] + (k == 0 ? l->dh[r * n + u0 + j]
+                                                      : rk_later(l, (k - 1) & 1, r, u0 + j,
+                                                                 direct + r * cnt + j));
+    /* The state this step started from: the previous step's rows, or h0 and c0. LSTM's
+     * previous c is column block 4 of the previous step's saved rows. */
+    const float *h_prev = prev >= 0 ? l->out_r + prev * n : l->h0;
+    const float *c_prev = mode != LSTM ? 0 : prev >= 0 ? l->saved_r + prev * sn + 4 * n : l->c0;
+    float *dhp = l->dhp ? l->dhp + row * g : 0;
+    rk_recurrent_backward(mode, batch, n, u0, u1, d, l->out_r + row * n, l->saved_r + row * sn,
+                          h_prev, c_prev, prev >= 0 ? sn : n, l->dc, l->dxp + row * g, dhp,
+                          direct);
+    rk_product(batch, rk_panels(n), G, cnt, n, (dhp ? dhp : l->dxp + row * g) + u0, g, packed,
+               l->partial + ((int64_t)(k & 1) * T + t) * part, np);
+    rk_barrier(l, &sense);
+  }
+  if (l->seq > 0) /* h0's gradient */
+    for (int64_t r = 0; r < batch; r++)
+      for (int j = 0; j < cnt; j++)
+        l->dh[r * n + u0 + j] = rk_later(l, (l->seq - 1) & 1, r, u0 + j, direct + r * cnt + j);
+}
+
+typedef struct {
+  rk_loop *loop;
+  int t;
+} rk_worker;
+
+static void *rk_worker_main(void *arg) {
+  rk_worker *w = arg;
+  int go;
+  for (int spin = 0; (go = atomic_load_explicit(&w->loop->go, memory_order_acquire)) == 0; spin++)
+    if (spin < 4096) RK_PAUSE();
+    else sched_yield();
+  if (go > 0) w->loop->part(w->loop, w->t);
   return 0;
+}
+
+/* Runs l->part on l->threads threads; 0, or -2 if a thread could not be started. */
+static int rk_run(rk_loop *l) {
+  enum { MAX_THREADS = 64 };
+  pthread_t ids[MAX_THREADS];
+  rk_worker workers[MAX_THREADS];
+  int started = 1;
+  atomic_init(&l->count, 0);
+  atomic_init(&l->sense, 0);
+  atomic_init(&l->go, 0);
+  for (; started < l->threads; started++) {
+    workers[started] = (rk_worker){l, started};
+    if (pthread_create(&ids[started], 0, rk_worker_main, &workers[started])) break;
+  }
+  const int ok = started == l->threads;
+  atomic_store_explicit(&l->go, ok ? 1 : -1, memory_order_release);
+  if (ok) l->part(l, 0);
+  for (int t = 1; t < started; t++) pthread_join(ids[t], 0);
+  return ok ? 0 : -2;
+}
+
+/* Threads for a loop: at most one per unit, and at most 64. */
+static int rk_threads(int threads, int n) {
+  return threads < 1 ? 1 : threads > n ? (n > 0 ? n : 1) : threads > 64 ? 64 : threads;
+}
+
+/*
+ * The forward time loop over xp = x W_ih^T + b_ih [seq*batch, gates*n] (time order; run
+ * backwards if `reverse`) from h0 [batch, n] on `threads` threads: writes every step's h
+ * into out [seq*batch, n] and what the backward needs into saved [seq*batch, S*n] (see
+ * rk_recurrent_forward); LSTM updates c [batch, n] (c0 on entry) in place. 0, or -1 if its
+ * working space could not be allocated, -2 if a thread could not be started.
+ */
+int rk_recurrent_forward_loop(int mode, int seq, int batch, int n, int reverse, int threads,
+                              const float *xp, const float *w_hh, const float *b_hh,
+                              const float *h0, float *c, float *saved, float *out) {
+  rk_loop l = {.threads = rk_threads(threads, n), .mode = mode, .seq = seq, .batch = batch,
+               .n = n, .reverse = reverse, .xp = xp, .w_hh = w_hh, .b_hh = b_hh, .h0 = h0,
+               .c = c, .saved = saved, .out = out, .part = rk_forward_part};
+  const int64_t cols = (int64_t)rk_panels(rk_gates(mode) * ((n + l.threads - 1) / l.threads)) * NR;
+  l.per_thread = (cols * (n + batch) + 15) & ~(int64_t)15; /* packed W_hh and hp; 64-byte rows */
+  l.work = aligned_alloc(64, (size_t)(l.per_thread * l.threads) * sizeof(float));
+  if (!l.work) return -1;
+  const int status = rk_run(&l);
+  free(l.work);
+  return status;
 }
 
 /*
  * The backward time loop of rk_recurrent_forward_loop, from the gradients of its outputs:
  * g_out [seq*batch, n] and, in place, dh [batch, n] (the final h's gradient on entry, h0's
  * on return) and dc (LSTM: the final c's, then c0's). Writes the pre-activation gradients
- * dxp (and dhp, GRU) [seq*batch, gates*n]; dh_prev [batch, n] is scratch. out, saved, h0,
- * c0 (LSTM) as the forward loop left or read them. -1 if rk_use_blas has not succeeded.
+ * dxp (and dhp, GRU) [seq*batch, gates*n]. out, saved, h0, c0 (LSTM) as the forward loop
+ * left or read them. 0, -1 or -2 as the forward loop.
  */
-int rk_recurrent_backward_loop(int mode, int seq, int batch, int n, int reverse,
+int rk_recurrent_backward_loop(int mode, int seq, int batch, int n, int reverse, int threads,
                                const float *w_hh, const float *out, const float *saved,
                                const float *g_out, const float *h0, const float *c0, float *dh,
-                               float *dh_prev, float *dc, float *dxp, float *dhp) {
-  if (!rk_sgemm) return -1;
-  const int g = rk_gates(mode) * n, s = rk_saved(mode) * n;
-  float *grad = dh; /* where h0's gradient must end up */
-  for (int i = seq - 1; i >= 0; i--) {
-    const int64_t row = rk_step(seq, reverse, i) * batch;
-    /* The state this step started from: the previous step's rows, or h0 and c0. LSTM's
-     * previous c is column block 4 of the previous step's saved rows. */
-    const int64_t prev = i > 0 ? rk_step(seq, reverse, i - 1) * batch : -1;
-    const float *h_prev = prev >= 0 ? out + prev * n : h0;
-    const float *c_prev = mode != LSTM ? 0 : prev >= 0 ? saved + prev * s + 4 * n : c0;
-    float *dhp_t = (dhp ? dhp : dxp) + row * g;
-    rk_recurrent_backward(mode, batch, n, dh, g_out + row * n, out + row * n, saved + row * s,
-                          h_prev, c_prev, prev >= 0 ? s : n, dc, dxp + row * g,
-                          dhp ? dhp_t : 0, dh_prev);
-    /* dL/dh_prev = dhp_t W_hh, added to GRU's direct path already in dh_prev. */
-    rk_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, batch, n, g, 1.f, dhp_t, g, w_hh, n,
-             mode == GRU ? 1.f : 0.f, dh_prev, n);
-    float *t = dh;
-    dh = dh_prev, dh_prev = t;
-  }
-  /* dh and dh_prev swap at every step: h0's gradient may have ended in the scratch. */
-  if (dh != grad) memcpy(grad, dh, (size_t)batch * n * sizeof *dh);
-  return 0;
+                               float *dc, float *dxp, float *dhp) {
+  rk_loop l = {.threads = rk_threads(threads, n), .mode = mode, .seq = seq, .batch = batch,
+               .n = n, .reverse = reverse, .w_hh = w_hh, .out_r = out, .saved_r = saved,
+               .g_out = g_out, .h0 = h0, .c0 = c0, .dh = dh, .dc = dc, .dxp = dxp, .dhp = dhp,
+               .part = rk_backward_part};
+  const int64_t cnt = (n + l.threads - 1) / l.threads, np = (int64_t)rk_panels(n) * NR;
+  /* packed W_hh rows, d and direct; then the partials, two per thread */
+  l.per_thread = (np * rk_gates(mode) * cnt + 2 * batch * cnt + 15) & ~(int64_t)15;
+  const int64_t partials = 2 * (int64_t)l.threads * batch * np;
+  l.work = aligned_alloc(64, (size_t)(l.per_thread * l.threads + partials) * sizeof(float));
+  if (!l.work) return -1;
+  l.partial = l.work + l.per_thread * l.threads;
+  const int status = rk_run(&l);
+  free(l.work);
+  return status;
 }
 
 /* dst (contiguous) = src viewed with `shape` and element `strides` (0 on broadcast axes):

@@ -30,13 +30,12 @@ const SYMBOLS = {
     parameters: [F, F, F, F, F, F, F, I, R, R, R, R, R],
     result: "void",
   },
-  rk_use_blas: { parameters: [F], result: I },
   rk_recurrent_forward_loop: {
-    parameters: [I, I, I, I, I, F, F, F, F, F, F, F, F],
+    parameters: [I, I, I, I, I, I, F, F, F, F, F, F, F],
     result: I,
   },
   rk_recurrent_backward_loop: {
-    parameters: [I, I, I, I, I, F, F, F, F, F, F, F, F, F, F, F],
+    parameters: [I, I, I, I, I, I, F, F, F, F, F, F, F, F, F, F],
     result: I,
   },
   rk_recurrent_cell_step: {
@@ -105,17 +104,16 @@ export interface Kernels {
     invBias2Sqrt: number,
   ): void;
   /**
-   * Finds OpenBLAS's sgemm in the library file `path` (a NUL-terminated UTF-8 path) for
-   * the time loops; 0 on success.
+   * A layer's forward time loop on `threads` threads (kernels.c documents the arrays);
+   * throws if its working space or threads cannot be had.
    */
-  rk_use_blas(path: Uint8Array): number;
-  /** A layer's forward time loop (kernels.c documents the arrays); throws without sgemm. */
   rk_recurrent_forward_loop(
     mode: number,
     seq: number,
     batch: number,
     n: number,
     reverse: number,
+    threads: number,
     xp: Arr,
     wHh: Arr,
     bHh: Arr,
@@ -123,15 +121,15 @@ export interface Kernels {
     c: Arr,
     saved: Arr,
     out: Arr,
-    work: Arr,
   ): void;
-  /** A layer's backward time loop (kernels.c documents the arrays); throws without sgemm. */
+  /** A layer's backward time loop, as the forward one. */
   rk_recurrent_backward_loop(
     mode: number,
     seq: number,
     batch: number,
     n: number,
     reverse: number,
+    threads: number,
     wHh: Arr,
     out: Arr,
     saved: Arr,
@@ -139,7 +137,6 @@ export interface Kernels {
     h0: Arr,
     c0: Arr,
     dh: Arr,
-    dhPrev: Arr,
     dc: Arr,
     dxp: Arr,
     dhp: Arr,
@@ -257,17 +254,22 @@ function loopSizes(
   batch: number,
   n: number,
   reverse: number,
+  threads: number,
 ): void {
   code(kernel, "mode", mode, 4);
   size(kernel, "seq", seq);
   size(kernel, "batch", batch);
   size(kernel, "n", n);
   if (reverse !== 0 && reverse !== 1) fail(kernel, `reverse must be 0 or 1, got ${reverse}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    fail(kernel, `threads must be an integer in [1, 64], got ${threads}`);
+  }
 }
 
-/** A time loop's status: -1 means it has no sgemm (rk_use_blas has not succeeded). */
+/** A time loop's status: -1, no memory for its working space; -2, a thread did not start. */
 function ran(kernel: string, status: number): void {
-  if (status !== 0) fail(kernel, "no sgemm: rk_use_blas has not found OpenBLAS");
+  if (status === -1) fail(kernel, "out of memory for the loop's working space");
+  if (status !== 0) fail(kernel, "could not start the loop's threads");
 }
 
 /** Wraps the raw symbols in the checks of the module doc. */
@@ -362,18 +364,13 @@ export function checkedKernels(raw: RawKernels): Kernels {
       holdsOrNull(k, "vOut", vOut, n);
       raw.rk_adam(p, g, m, v, pOut, mOut, vOut, n, beta1, beta2, eps, stepSize, invBias2Sqrt);
     },
-    rk_use_blas(path) {
-      if (!(path instanceof Uint8Array) || path.at(-1) !== 0) {
-        fail("rk_use_blas", "path must be a NUL-terminated Uint8Array");
-      }
-      return raw.rk_use_blas(path);
-    },
     rk_recurrent_forward_loop(
       mode,
       seq,
       batch,
       n,
       reverse,
+      threads,
       xp,
       wHh,
       bHh,
@@ -381,10 +378,9 @@ export function checkedKernels(raw: RawKernels): Kernels {
       c,
       saved,
       out,
-      work,
     ) {
       const k = "rk_recurrent_forward_loop";
-      loopSizes(k, mode, seq, batch, n, reverse);
+      loopSizes(k, mode, seq, batch, n, reverse, threads);
       const [cells, gates, steps] = [batch * n, GATES[mode] * n, seq * batch];
       holdsOrNull(k, "xp", xp, steps * gates);
       holdsOrNull(k, "wHh", wHh, gates * n);
@@ -396,7 +392,6 @@ export function checkedKernels(raw: RawKernels): Kernels {
       holdsOrNull(k, "c", c, mode === LSTM ? cells : 0);
       holdsOrNull(k, "saved", saved, steps * SAVED[mode] * n);
       holdsOrNull(k, "out", out, steps * n);
-      holdsOrNull(k, "work", work, batch * gates);
       ran(
         k,
         raw.rk_recurrent_forward_loop(
@@ -405,6 +400,7 @@ export function checkedKernels(raw: RawKernels): Kernels {
           batch,
           n,
           reverse,
+          threads,
           xp,
           wHh,
           bHh,
@@ -412,7 +408,6 @@ export function checkedKernels(raw: RawKernels): Kernels {
           c,
           saved,
           out,
-          work,
         ),
       );
     },
@@ -422,6 +417,7 @@ export function checkedKernels(raw: RawKernels): Kernels {
       batch,
       n,
       reverse,
+      threads,
       wHh,
       out,
       saved,
@@ -429,13 +425,12 @@ export function checkedKernels(raw: RawKernels): Kernels {
       h0,
       c0,
       dh,
-      dhPrev,
       dc,
       dxp,
       dhp,
     ) {
       const k = "rk_recurrent_backward_loop";
-      loopSizes(k, mode, seq, batch, n, reverse);
+      loopSizes(k, mode, seq, batch, n, reverse, threads);
       const [cells, gates, steps] = [batch * n, GATES[mode] * n, seq * batch];
       const [lstm, gru] = [mode === LSTM, mode === GRU];
       holdsOrNull(k, "wHh", wHh, gates * n);
@@ -450,7 +445,6 @@ export function checkedKernels(raw: RawKernels): Kernels {
       holdsOrNull(k, "c0", c0, lstm ? cells : 0);
       holdsOrNull(k, "dc", dc, lstm ? cells : 0);
       holdsOrNull(k, "dh", dh, cells);
-      holdsOrNull(k, "dhPrev", dhPrev, cells);
       holdsOrNull(k, "dxp", dxp, steps * gates);
       holdsOrNull(k, "dhp", dhp, gru ? steps * gates : 0);
       ran(
@@ -461,6 +455,7 @@ export function checkedKernels(raw: RawKernels): Kernels {
           batch,
           n,
           reverse,
+          threads,
           wHh,
           out,
           saved,
@@ -468,7 +463,6 @@ export function checkedKernels(raw: RawKernels): Kernels {
           h0,
           c0,
           dh,
-          dhPrev,
           dc,
           dxp,
           dhp,

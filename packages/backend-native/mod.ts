@@ -4,6 +4,12 @@
  * system's OpenBLAS, both through Deno's FFI. The recurrent time loop and Adam are fused.
  * The fastest backend on a CPU where a C compiler and OpenBLAS are installed.
  *
+ * Threads: as many as OpenBLAS has (one per core, or `OPENBLAS_NUM_THREADS`, or
+ * `RNNKIT_BLAS_THREADS`), for the products and the time loops alike. Before loading
+ * OpenBLAS it sets `OPENBLAS_THREAD_TIMEOUT=20` in the process's environment unless it is
+ * set (OpenBLAS's idle threads would otherwise spin ~70 ms after each product, taking the
+ * cores from the time loops' threads); child processes inherit it.
+ *
  * Permissions: always `--allow-ffi --allow-read --allow-env`; the first build of the
  * kernels (once per machine and version of kernels.c) also `--allow-run --allow-write`.
  * Imported from JSR (or any `https:` URL), the first build also fetches kernels.c from
@@ -31,7 +37,8 @@ export { sgemmGflops, type SgemmRateOptions, type SgemmShape } from "./sgemm_rat
 const NEEDS: Record<string, string> = {
   ffi: "to load OpenBLAS and its kernels",
   read: "to read kernels.c and its build cache",
-  env: "to read RNNKIT_BLAS_LIB, RNNKIT_BLAS_THREADS, CC, PATH, XDG_CACHE_HOME and HOME",
+  env:
+    "to read RNNKIT_BLAS_LIB, RNNKIT_BLAS_THREADS, CC, PATH, XDG_CACHE_HOME and HOME, and set OPENBLAS_THREAD_TIMEOUT",
 };
 
 /** Deno 2's NotCapable ends "run again with the --allow-ffi flag": name it, and why. */

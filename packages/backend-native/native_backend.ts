@@ -47,14 +47,11 @@ export class NativeBackend implements Backend {
     this.#blas = blas;
     this.#kernels = kernels;
     this.description = `kernels ${kernelsPath}; OpenBLAS ${blas.path}, ${blas.threads} thread(s)`;
-    // The time loops call sgemm from C: the same library, found by its file name.
-    if (kernels.rk_use_blas(new TextEncoder().encode(`${blas.path}\0`)) !== 0) {
-      throw new Error(`rnnkit: backend "native": no cblas_sgemm found in ${blas.path} from C`);
-    }
     this.fused = {
       scatterAddRows: (grad, indices, numRows) => this.#scatterAddRows(grad, indices, numRows),
-      recurrentForward: (args) => recurrentForward(this.#mem, kernels, this.#scratchOf, args),
-      recurrentBackward: (args) => recurrentBackward(this.#mem, kernels, this.#scratchOf, args),
+      // The time loops use as many threads as OpenBLAS (one setting for the backend).
+      recurrentForward: (args) => recurrentForward(this.#mem, kernels, blas.threads, args),
+      recurrentBackward: (args) => recurrentBackward(this.#mem, kernels, blas.threads, args),
       recurrentStackStep: (args) => recurrentStackStep(this.#mem, kernels, this.#scratchOf, args),
       adamStep: (args) => this.#adamStep(args),
     };
