@@ -8,6 +8,8 @@
  * sizes, ranks and pointers are checked in TypeScript (kernels.ts) before every call:
  * these loops trust them.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -297,6 +299,124 @@ static void rk_recurrent_forward(int mode, int batch, int n, int u0, int u1, con
   }
 }
 
+/*
+ * The stack step's threads: up to 63 workers, started on first use and kept. A job is
+ * `chunks` pieces that threads claim one at a time, the caller too, so the caller never
+ * waits for a worker that is not running (V8's own threads share the cores): it does the
+ * unclaimed pieces itself and waits only for those in progress. After a job a worker spins
+ * `linger` rounds (a generated character comes every ~90 us, and waking a parked thread
+ * costs more than its share) and then parks on a condition variable. One caller at a time;
+ * another (a second Deno worker on the same library) runs alone.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define RK_PAUSE() __builtin_ia32_pause()
+#else
+#define RK_PAUSE() ((void)0)
+#endif
+
+enum { RK_MAX_THREADS = 64 };
+typedef void rk_chunk_fn(void *job, int chunk);
+
+/* The claim word: the job's tag (the epoch's low 24 bits), its chunk count, the next
+ * chunk; one compare-and-swap takes a chunk of the current job and no other. */
+#define RK_CLAIM(tag, chunks, next) \
+  (((uint64_t)(tag) & 0xffffff) << 40 | (uint64_t)(chunks) << 20 | (uint64_t)(next))
+#define RK_TAG(c) ((unsigned)((c) >> 40))
+#define RK_CHUNKS(c) ((int)((c) >> 20 & 0xfffff))
+#define RK_NEXT(c) ((int)((c) & 0xfffff))
+
+static struct {
+  pthread_mutex_t use, lock; /* use: held by a job's caller; lock: guards parking */
+  pthread_cond_t wake;
+  int started, parked; /* workers; of them parked (under lock) */
+  _Atomic unsigned epoch; /* bumped to announce a job */
+  _Atomic uint64_t claim;
+  _Atomic int done, linger; /* chunks finished; the current job's linger */
+  rk_chunk_fn *fn; /* the current job, valid while one of its chunks is unfinished */
+  void *job;
+} rk_pool = {.use = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
+             .wake = PTHREAD_COND_INITIALIZER};
+
+/* Runs unclaimed chunks of the job tagged `tag` until none is left. */
+static void rk_pool_help(unsigned tag) {
+  uint64_t c = atomic_load_explicit(&rk_pool.claim, memory_order_acquire);
+  while (RK_TAG(c) == (tag & 0xffffff) && RK_NEXT(c) < RK_CHUNKS(c)) {
+    if (!atomic_compare_exchange_weak_explicit(&rk_pool.claim, &c, c + 1, memory_order_acq_rel,
+                                               memory_order_acquire))
+      continue;
+    rk_pool.fn(rk_pool.job, RK_NEXT(c));
+    atomic_fetch_add_explicit(&rk_pool.done, 1, memory_order_release);
+    c = atomic_load_explicit(&rk_pool.claim, memory_order_acquire);
+  }
+}
+
+static void *rk_pool_main(void *arg) {
+  (void)arg;
+  unsigned seen = atomic_load_explicit(&rk_pool.epoch, memory_order_acquire);
+  for (;;) {
+    const int linger = atomic_load_explicit(&rk_pool.linger, memory_order_relaxed);
+    for (int spin = 0; atomic_load_explicit(&rk_pool.epoch, memory_order_acquire) == seen;) {
+      if (spin++ < linger) {
+        RK_PAUSE();
+        continue;
+      }
+      pthread_mutex_lock(&rk_pool.lock);
+      rk_pool.parked++;
+      while (atomic_load_explicit(&rk_pool.epoch, memory_order_acquire) == seen)
+        pthread_cond_wait(&rk_pool.wake, &rk_pool.lock);
+      rk_pool.parked--;
+      pthread_mutex_unlock(&rk_pool.lock);
+    }
+    seen = atomic_load_explicit(&rk_pool.epoch, memory_order_acquire);
+    rk_pool_help(seen);
+  }
+  return 0;
+}
+
+/* Keeps this library loaded once it has threads: code they run must never be unmapped,
+ * even if the process closes the library (dlclose) while they are parked. */
+static void rk_pin_library(void) {
+  Dl_info self;
+  if (dladdr((void *)rk_pin_library, &self) && self.dli_fname)
+    dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
+}
+
+/* Takes the pool for a job on up to `want` threads: 0 if the pool is busy, has no worker
+ * or `want` is 1 (run alone), else 1 (run with rk_pool_chunks, which gives it back). */
+static int rk_pool_take(int want) {
+  want = want > RK_MAX_THREADS ? RK_MAX_THREADS : want;
+  if (want <= 1 || pthread_mutex_trylock(&rk_pool.use)) return 0;
+  if (!rk_pool.started) rk_pin_library();
+  while (rk_pool.started < want - 1) {
+    pthread_t id;
+    if (pthread_create(&id, 0, rk_pool_main, 0)) break;
+    pthread_detach(id);
+    rk_pool.started++;
+  }
+  if (rk_pool.started) return 1;
+  pthread_mutex_unlock(&rk_pool.use);
+  return 0;
+}
+
+/* Runs fn(job, i) for every i < chunks (< 2^20) on the caller and the pool's workers, and
+ * gives the pool back. */
+static void rk_pool_chunks(rk_chunk_fn *fn, void *job, int chunks, int linger) {
+  rk_pool.fn = fn, rk_pool.job = job;
+  atomic_store_explicit(&rk_pool.done, 0, memory_order_relaxed);
+  atomic_store_explicit(&rk_pool.linger, linger, memory_order_relaxed);
+  const unsigned epoch = atomic_load_explicit(&rk_pool.epoch, memory_order_relaxed) + 1;
+  atomic_store_explicit(&rk_pool.claim, RK_CLAIM(epoch, chunks, 0), memory_order_release);
+  pthread_mutex_lock(&rk_pool.lock);
+  atomic_store_explicit(&rk_pool.epoch, epoch, memory_order_release);
+  if (rk_pool.parked) pthread_cond_broadcast(&rk_pool.wake);
+  pthread_mutex_unlock(&rk_pool.lock);
+  rk_pool_help(epoch);
+  for (int spin = 0; atomic_load_explicit(&rk_pool.done, memory_order_acquire) < chunks; spin++)
+    if (spin < 4096) RK_PAUSE();
+    else sched_yield();
+  pthread_mutex_unlock(&rk_pool.use);
+}
+
 /* Eight floats in a vector register (GCC and Clang vector extensions); loads go through
  * memcpy, which compiles to one unaligned load. */
 typedef float rk_v8 __attribute__((vector_size(32)));
@@ -332,39 +452,75 @@ static inline __attribute__((always_inline)) void rk_rows_dot(int R, const float
   }
 }
 
-/* y[b, r] = w[r, :] . x[b, :] (+ bias[r]) for w [rows, n], x [batch, n], y [batch, rows]. */
-static void rk_matvecs(const float *w, int rows, int n, const float *x, int batch,
-                       const float *bias, float *y) {
+/* y[b, r] = w[r, :] . x[b, :] (+ bias[r]) for the rows r in [r0, r1) of w [rows, n], for
+ * x [batch, n] and y [batch, rows]. */
+static void rk_matvecs(const float *w, int rows, int r0, int r1, int n, const float *x,
+                       int batch, const float *bias, float *y) {
   for (int b = 0; b < batch; b++) {
     const float *xb = x + (int64_t)b * n;
     float *yb = y + (int64_t)b * rows;
-    int r = 0;
-    for (; r + 4 <= rows; r += 4)
+    int r = r0;
+    for (; r + 4 <= r1; r += 4)
       rk_rows_dot(4, w + (int64_t)r * n, n, xb, n, bias ? bias + r : 0, yb + r);
-    for (; r < rows; r++) rk_rows_dot(1, w + (int64_t)r * n, n, xb, n, bias ? bias + r : 0, yb + r);
+    for (; r < r1; r++) rk_rows_dot(1, w + (int64_t)r * n, n, xb, n, bias ? bias + r : 0, yb + r);
   }
+}
+
+typedef struct {
+  int mode, batch, input, n, units; /* units: per chunk, a multiple of 4 */
+  const float *x, *w_ih, *b_ih, *w_hh, *b_hh, *h, *c;
+  float *xp, *hp, *saved, *h_out, *c_out;
+} rk_cell;
+
+/* Chunk i of a cell step: the rows of both products and the gate math of hidden units
+ * [i units, (i+1) units). Chunks start at multiples of 4 units, so rk_matvecs's blocks of
+ * 4 rows are those of one whole pass and the sums are the same bitwise: the result does
+ * not depend on how many threads took part. */
+static void rk_cell_chunk(void *job, int i) {
+  const rk_cell *a = job;
+  const int n = a->n, G = rk_gates(a->mode), g = G * n;
+  const int u0 = i * a->units, u1 = u0 + a->units < n ? u0 + a->units : n;
+  for (int q = 0; q < G; q++) {
+    rk_matvecs(a->w_ih, g, q * n + u0, q * n + u1, a->input, a->x, a->batch, a->b_ih, a->xp);
+    rk_matvecs(a->w_hh, g, q * n + u0, q * n + u1, n, a->h, a->batch, 0, a->hp);
+  }
+  if (a->mode == LSTM)
+    for (int64_t b = 0; b < a->batch; b++)
+      memcpy(a->c_out + b * n + u0, a->c + b * n + u0, (size_t)(u1 - u0) * sizeof *a->c);
+  /* hp's rows have all units here (a time loop's thread keeps only its own): start at u0 */
+  rk_recurrent_forward(a->mode, a->batch, n, u0, u1, a->xp, a->hp + u0, g, n, a->b_hh, a->h,
+                       a->c_out, a->saved, a->h_out);
 }
 
 /*
  * One time step of one layer for a few batch rows (generation, one token at a time), with
  * no gradient: xp = x W_ih^T + b_ih and hp = h W_hh^T by dot products, which read the
- * weights in place, on this thread (an sgemv per product would cost an FFI call
- * and, multi-threaded, a wake-up of OpenBLAS's threads), then rk_recurrent_forward's gate
- * math. x [batch, input], h and c [batch, n]; writes h_out and c_out (LSTM) [batch, n];
- * b_ih and b_hh may be null; `scratch` holds batch * (2 gates + saved) * n floats.
+ * weights in place (an sgemv per product would cost an FFI call and, multi-threaded, a
+ * wake-up of OpenBLAS's threads), then rk_recurrent_forward's gate math, in chunks of
+ * hidden units on up to `threads` of the pool's threads: the weights (5 MB for LSTM h256
+ * x2) come from L3 at what one core can draw, so two cores take about half the time.
+ * x [batch, input], h and c [batch, n]; writes h_out and c_out (LSTM) [batch, n]; b_ih
+ * and b_hh may be null; `scratch` holds batch * (2 gates + saved) * n floats.
  */
-void rk_recurrent_cell_step(int mode, int batch, int input, int n, const float *x,
+void rk_recurrent_cell_step(int mode, int batch, int input, int n, int threads, const float *x,
                             const float *w_ih, const float *b_ih, const float *w_hh,
                             const float *b_hh, const float *h, const float *c, float *scratch,
                             float *h_out, float *c_out) {
   const int g = rk_gates(mode) * n;
-  float *xp = scratch, *hp = xp + (int64_t)batch * g, *saved = hp + (int64_t)batch * g;
-  rk_matvecs(w_ih, g, input, x, batch, b_ih, xp);
-  rk_matvecs(w_hh, g, n, h, batch, 0, hp);
-  if (mode == LSTM) memcpy(c_out, c, (size_t)batch * n * sizeof *c_out);
-  rk_recurrent_forward(mode, batch, n, 0, n, xp, hp, g, n, b_hh, h, c_out, saved, h_out);
+  rk_cell a = {.mode = mode, .batch = batch, .input = input, .n = n, .units = n, .x = x,
+               .w_ih = w_ih, .b_ih = b_ih, .w_hh = w_hh, .b_hh = b_hh, .h = h, .c = c,
+               .xp = scratch, .hp = scratch + (int64_t)batch * g,
+               .saved = scratch + 2 * (int64_t)batch * g, .h_out = h_out, .c_out = c_out};
+  /* Below ~2^16 multiply-adds, handing over a part costs more than it saves. */
+  const int64_t work = (int64_t)batch * g * (input + n);
+  if (n < 8 || work < (1 << 16) || !rk_pool_take(threads)) {
+    rk_cell_chunk(&a, 0);
+    return;
+  }
+  /* About four chunks per thread, so a late thread leaves little to wait for. */
+  a.units = ((n + 4 * threads - 1) / (4 * threads) + 3) & ~3;
+  rk_pool_chunks(rk_cell_chunk, &a, (n + a.units - 1) / a.units, 1 << 16);
 }
-
 
 /*
  * The backward gate math of one time step, hidden units [u0, u1), for every batch row.
@@ -502,16 +658,11 @@ static void rk_product(int rows, int panels, int segs, int len, int step, const 
         (packed)[(pn * (rows) + k) * NR + jj] = j < (cols) ? (at) : 0.f;        \
       }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define RK_PAUSE() __builtin_ia32_pause()
-#else
-#define RK_PAUSE() ((void)0)
-#endif
-
 /*
  * A layer's time loop on `threads` threads (the caller's and threads - 1 started for the
- * loop): thread t owns hidden units [t n / T, (t+1) n / T), its rows of W_hh (packed into
- * its L2) and its columns of every gate, and the threads meet at one barrier per step.
+ * loop, a few tens of microseconds against milliseconds of loop): thread t owns hidden
+ * units [t n / T, (t+1) n / T), its rows of W_hh (packed into its L2) and its columns of
+ * every gate, and the threads meet at one barrier per step.
  * Forward, a step is the thread's slice of h W_hh^T and its units' gate math; the barrier
  * waits for the whole new h. Backward, a step is its units' gate math and their part of
  * dL/dh_prev = dhp W_hh, summed over threads in the next step (double-buffered, so one

@@ -39,7 +39,7 @@ const SYMBOLS = {
     result: I,
   },
   rk_recurrent_cell_step: {
-    parameters: [I, I, I, I, F, F, F, F, F, F, F, F, F, F],
+    parameters: [I, I, I, I, I, F, F, F, F, F, F, F, F, F, F],
     result: "void",
   },
   rk_copy_strided: { parameters: [F, F, I, F, F], result: "void" },
@@ -143,13 +143,15 @@ export interface Kernels {
   ): void;
   /**
    * One step of one layer without gradient, products included: x [batch, input], h, c
-   * [batch, n] -> hOut, cOut [batch, n]; scratch: batch * (2 * gates + saved) * n floats.
+   * [batch, n] -> hOut, cOut [batch, n]; scratch: batch * (2 * gates + saved) * n floats;
+   * on up to `threads` threads.
    */
   rk_recurrent_cell_step(
     mode: number,
     batch: number,
     input: number,
     n: number,
+    threads: number,
     x: Arr,
     wIh: Arr,
     bIh: Arr,
@@ -261,6 +263,11 @@ function loopSizes(
   size(kernel, "batch", batch);
   size(kernel, "n", n);
   if (reverse !== 0 && reverse !== 1) fail(kernel, `reverse must be 0 or 1, got ${reverse}`);
+  checkThreads(kernel, threads);
+}
+
+/** The most threads a kernel splits its work over (the pool's size in kernels.c). */
+function checkThreads(kernel: string, threads: number): void {
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     fail(kernel, `threads must be an integer in [1, 64], got ${threads}`);
   }
@@ -474,6 +481,7 @@ export function checkedKernels(raw: RawKernels): Kernels {
       batch,
       input,
       n,
+      threads,
       x,
       wIh,
       bIh,
@@ -490,6 +498,7 @@ export function checkedKernels(raw: RawKernels): Kernels {
       size(k, "batch", batch);
       size(k, "input", input);
       size(k, "n", n);
+      checkThreads(k, threads);
       const cells = batch * n;
       const gates = GATES[mode] * n;
       holdsOrNull(k, "x", x, batch * input);
@@ -510,6 +519,7 @@ export function checkedKernels(raw: RawKernels): Kernels {
         batch,
         input,
         n,
+        threads,
         x,
         wIh,
         bIh,

@@ -287,6 +287,7 @@ Deno.test("native kernels: rk_recurrent_cell_step checks weights, state and scra
         2,
         3,
         2,
+        2,
         f(6),
         wIh,
         bIh,
@@ -311,6 +312,7 @@ Deno.test("native kernels: rk_recurrent_cell_step checks weights, state and scra
         MODE.GRU,
         2,
         3,
+        2,
         2,
         f(6),
         f(18),
@@ -396,7 +398,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native: the time loops give the same results on 1, 2 and 3 threads",
+  name: "native: the time loops and the stack step give the same results on 1, 2 and 3 threads",
   ignore: !haveNative,
 }, async () => {
   // One thread is what the conformance suite compares with PyTorch (its shapes are below
@@ -473,6 +475,47 @@ Deno.test({
           close(many[key], one[key], 1e-5, `${what}: ${key}`);
         }
       }
+    }
+    // The stack step's layer (generation): each unit's dot products and gate math are the
+    // same on any thread count. Batch 1, input 300, n 150: above its threshold for two
+    // (2^16 multiply-adds) in every mode, with remainders in every loop.
+    const [batch, input, n] = [1, 300, 150];
+    const g = gates * n;
+    const [x, wIh, bIh, wHh, bHh, h, c] = [
+      rand(batch * input),
+      rand(g * input),
+      rand(g),
+      rand(g * n),
+      rand(g),
+      rand(batch * n),
+      rand(batch * n),
+    ];
+    const lstm = mode === MODE.LSTM;
+    const step = (threads: number) => {
+      const [hOut, cOut] = [f(batch * n), f(batch * n)];
+      const scratch = f(batch * (2 * g + saves * n));
+      k.rk_recurrent_cell_step(
+        mode,
+        batch,
+        input,
+        n,
+        threads,
+        x,
+        wIh,
+        bIh,
+        wHh,
+        bHh,
+        h,
+        lstm ? c : null,
+        scratch,
+        hOut,
+        lstm ? cOut : null,
+      );
+      return [hOut, cOut];
+    };
+    const one = step(1);
+    for (const threads of [2, 3]) {
+      assert.deepEqual(step(threads), one, `cell step, mode ${mode} on ${threads} threads`);
     }
   }
 });

@@ -49,10 +49,11 @@ export class NativeBackend implements Backend {
     this.description = `kernels ${kernelsPath}; OpenBLAS ${blas.path}, ${blas.threads} thread(s)`;
     this.fused = {
       scatterAddRows: (grad, indices, numRows) => this.#scatterAddRows(grad, indices, numRows),
-      // The time loops use as many threads as OpenBLAS (one setting for the backend).
+      // The time loops and the stack step use as many threads as OpenBLAS (one setting).
       recurrentForward: (args) => recurrentForward(this.#mem, kernels, blas.threads, args),
       recurrentBackward: (args) => recurrentBackward(this.#mem, kernels, blas.threads, args),
-      recurrentStackStep: (args) => recurrentStackStep(this.#mem, kernels, this.#scratchOf, args),
+      recurrentStackStep: (args) =>
+        recurrentStackStep(this.#mem, kernels, this.#scratchOf, blas.threads, args),
       adamStep: (args) => this.#adamStep(args),
     };
   }

@@ -106,6 +106,7 @@ export function recurrentStackStep(
   mem: HostMemory,
   k: Kernels,
   scratch: Scratch,
+  threads: number,
   a: RecurrentStackStepArgs,
 ) {
   const { mode, batch, hidden: n, layers } = a;
@@ -122,6 +123,7 @@ export function recurrentStackStep(
       batch,
       x.length / batch,
       n,
+      threads,
       x,
       F(l.wIh),
       l.bIh && F(l.bIh),
