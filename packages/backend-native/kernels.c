@@ -725,14 +725,18 @@ static void rk_forward_part(void *loop, int t) {
   }
 }
 
-/* The gradient that the step after the current one passes to h, unit u of batch row r: the
- * threads' partial products of that step (parity p), summed, and GRU's direct path. */
-static inline float rk_later(const rk_loop *l, int p, int64_t r, int u, const float *direct) {
+/* out[j] = base[j] (0 if null) + the gradient that the step after the current one passes to
+ * h at unit u0 + j of batch row r, for j < cnt: the threads' partial products of that step
+ * (parity p), summed, and GRU's direct path. Row by row, so that the sums vectorise. */
+static void rk_later(const rk_loop *l, int p, int64_t r, int u0, int cnt, const float *base,
+                     const float *direct, float *restrict out) {
   const int64_t np = (int64_t)rk_panels(l->n) * NR, part = l->batch * np;
-  float v = l->mode == GRU ? *direct : 0.f;
-  for (int t = 0; t < l->threads; t++)
-    v += l->partial[((int64_t)p * l->threads + t) * part + r * np + u];
-  return v;
+  for (int j = 0; j < cnt; j++)
+    out[j] = (base ? base[j] : 0.f) + (l->mode == GRU ? direct[j] : 0.f);
+  for (int t = 0; t < l->threads; t++) {
+    const float *pt = l->partial + ((int64_t)p * l->threads + t) * part + r * np + u0;
+    for (int j = 0; j < cnt; j++) out[j] += pt[j];
+  }
 }
 
 static void rk_backward_part(void *loop, int t) {
@@ -751,11 +755,12 @@ static void rk_backward_part(void *loop, int t) {
     const int64_t row = rk_step(l->seq, l->reverse, i) * batch;
     const int64_t prev = i > 0 ? rk_step(l->seq, l->reverse, i - 1) * batch : -1;
     const float *go = l->g_out + row * n;
-    for (int64_t r = 0; r < batch; r++)
-      for (int j = 0; j < cnt; j++)
-        d[r * cnt + j] = go[r * n + u0 + j] + (k == 0 ? l->dh[r * n + u0 + j]
-                                                      : rk_later(l, (k - 1) & 1, r, u0 + j,
-                                                                 direct + r * cnt + j));
+    for (int64_t r = 0; r < batch; r++) {
+      const float *gr = go + r * n + u0;
+      if (k == 0)
+        for (int j = 0; j < cnt; j++) d[r * cnt + j] = gr[j] + l->dh[r * n + u0 + j];
+      else rk_later(l, (k - 1) & 1, r, u0, cnt, gr, direct + r * cnt, d + r * cnt);
+    }
     /* The state this step started from: the previous step's rows, or h0 and c0. LSTM's
      * previous c is column block 4 of the previous step's saved rows. */
     const float *h_prev = prev >= 0 ? l->out_r + prev * n : l->h0;
@@ -770,8 +775,7 @@ static void rk_backward_part(void *loop, int t) {
   }
   if (l->seq > 0) /* h0's gradient */
     for (int64_t r = 0; r < batch; r++)
-      for (int j = 0; j < cnt; j++)
-        l->dh[r * n + u0 + j] = rk_later(l, (l->seq - 1) & 1, r, u0 + j, direct + r * cnt + j);
+      rk_later(l, (l->seq - 1) & 1, r, u0, cnt, 0, direct + r * cnt, l->dh + r * n + u0);
 }
 
 typedef struct {
