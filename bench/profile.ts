@@ -9,6 +9,7 @@
  * scopes, shape bookkeeping).
  *
  *   deno run --allow-read --allow-env bench/profile.ts [--backend wasm] [--config lstm]
+ *     [--warmup 2] [--steps 1] (figures per step, averaged over --steps)
  *   (--backend native, and the sgemm rates, which need the native backend's OpenBLAS,
  *   also need --allow-ffi --allow-run --allow-write)
  *
@@ -111,6 +112,7 @@ const { values: o } = parseArgs({
     config: { type: "string", default: "lstm" },
     text: { type: "string", default: DEFAULT_TEXT },
     warmup: { type: "string", default: "2" },
+    steps: { type: "string", default: "1" },
     generate: { type: "string" },
   },
 });
@@ -139,9 +141,12 @@ optimizer.step = () => {
 
 for (let i = 0; i < Number(o.warmup); i++) await step();
 stats.clear();
+// Averaged over --steps: one step's figures vary by a few ms where an idle core must wake.
+const steps = Number(o.steps);
 const t0 = performance.now();
-await step();
-const wall = performance.now() - t0;
+for (let i = 0; i < steps; i++) await step();
+const wall = (performance.now() - t0) / steps;
+for (const s of stats.values()) s.calls /= steps, s.ms /= steps;
 
 const products = stepProducts(c, { vocab: corpus.vocab.length });
 const roof = await measureRoofline([o.config], corpus.vocab.length, 100).catch((e) => ({

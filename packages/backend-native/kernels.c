@@ -98,10 +98,27 @@ void rk_unary(int op, const float *x, float *o, int n) {
 
 /* o[i] = c[i] != 0 ? a[i] : b[i] for i < n; an operand with step 0 is one value broadcast
  * (a scalar), step 1 holds n values. NaN in c counts as nonzero (true), as in PyTorch's
- * float-to-bool conversion. */
+ * float-to-bool conversion. One loop per combination of steps, with the steps constant, the
+ * scalars read once and both values read unconditionally, so that every loop vectorises
+ * (written with the steps as variables, none did: ~1 ns a value). */
 void rk_where(const float *c, int c_step, const float *a, int a_step, const float *b,
               int b_step, float *o, int n) {
-  for (int i = 0; i < n; i++) o[i] = c[i * c_step] != 0.f ? a[i * a_step] : b[i * b_step];
+  if (n <= 0) return;
+  const float c0 = c[0], a0 = a[0], b0 = b[0];
+#define AT(p, S, scalar) ((S) ? (p)[i] : (scalar))
+#define WHERE(C, A, B)                                                    \
+  case C << 2 | A << 1 | B:                                               \
+    for (int i = 0; i < n; i++) {                                         \
+      const float x = AT(a, A, a0), y = AT(b, B, b0);                     \
+      o[i] = AT(c, C, c0) != 0.f ? x : y;                                 \
+    }                                                                     \
+    break;
+  switch (c_step << 2 | a_step << 1 | b_step) {
+    WHERE(0, 0, 0) WHERE(0, 0, 1) WHERE(0, 1, 0) WHERE(0, 1, 1)
+    WHERE(1, 0, 0) WHERE(1, 0, 1) WHERE(1, 1, 0) WHERE(1, 1, 1)
+  }
+#undef WHERE
+#undef AT
 }
 
 /* out[r, j] = index of the maximum of x[r, :, j] for x [outer, n, inner] (n >= 1): the
@@ -153,18 +170,56 @@ void rk_binary(int op, const float *a, const float *b, float *o, int n, int cols
 
 enum { SUM, MAX };
 
-/* o[r] = sum or max of x[r, :] for x [rows, width]; sums accumulate in double. */
+/* Eight floats in a vector register (GCC and Clang vector extensions); loads go through
+ * memcpy, which compiles to one unaligned load. */
+typedef float rk_v8 __attribute__((vector_size(32)));
+typedef int32_t rk_i8 __attribute__((vector_size(32))); /* a comparison's lanes: 0 or -1 */
+
+static inline rk_v8 rk_load8(const float *p) {
+  rk_v8 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline float rk_sum8(rk_v8 v) {
+  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+/* The larger of a and v, or NaN if either is NaN (PyTorch's max). */
+static inline float rk_max_nan(float a, float v) { return v > a || v != v ? v : a; }
+
+/* o[r] = sum or max of x[r, :] for x [rows, width]; sums accumulate in double. Eight
+ * accumulators per row, so that a row's values are added (or compared) eight at a time
+ * instead of each waiting on the one before. */
 void rk_reduce_rows(int op, const float *x, int rows, int width, float *o) {
   for (int r = 0; r < rows; r++) {
     const float *row = x + (int64_t)r * width;
+    int j = 0;
     if (op == SUM) {
-      double acc = 0;
-      for (int j = 0; j < width; j++) acc += row[j];
-      o[r] = (float)acc;
+      double acc[8] = {0};
+      for (; j + 8 <= width; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] += row[j + k];
+      double total =
+          ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+      for (; j < width; j++) total += row[j];
+      o[r] = (float)total;
     } else {
-      float acc = -INFINITY;
-      for (int j = 0; j < width; j++) acc = row[j] > acc || row[j] != row[j] ? row[j] : acc;
-      o[r] = acc;
+      /* Eight lanes at a time, without a branch per value (they mispredict on unordered
+       * data): the maximum of the ordered values, and whether any was NaN. */
+      rk_v8 acc = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+      rk_i8 nan = {0};
+      for (; j + 8 <= width; j += 8) {
+        const rk_v8 v = rk_load8(row + j);
+        const rk_i8 more = v > acc;
+        acc = (rk_v8)((more & (rk_i8)v) | (~more & (rk_i8)acc));
+        nan |= v != v;
+      }
+      float best = -INFINITY;
+      int any = 0;
+      for (int k = 0; k < 8; k++) best = acc[k] > best ? acc[k] : best, any |= nan[k];
+      for (; j < width; j++) best = row[j] > best ? row[j] : best, any |= row[j] != row[j];
+      o[r] = any ? NAN : best;
     }
   }
 }
@@ -177,7 +232,7 @@ void rk_reduce_cols(int op, const float *x, int rows, int cols, double *acc, flo
     if (op == SUM)
       for (int c = 0; c < cols; c++) acc[c] += row[c];
     else
-      for (int c = 0; c < cols; c++) acc[c] = row[c] > acc[c] || row[c] != row[c] ? row[c] : acc[c];
+      for (int c = 0; c < cols; c++) acc[c] = rk_max_nan((float)acc[c], row[c]);
   }
   for (int c = 0; c < cols; c++) o[c] = (float)acc[c];
 }
@@ -415,20 +470,6 @@ static void rk_pool_chunks(rk_chunk_fn *fn, void *job, int chunks, int linger) {
     if (spin < 4096) RK_PAUSE();
     else sched_yield();
   pthread_mutex_unlock(&rk_pool.use);
-}
-
-/* Eight floats in a vector register (GCC and Clang vector extensions); loads go through
- * memcpy, which compiles to one unaligned load. */
-typedef float rk_v8 __attribute__((vector_size(32)));
-
-static inline rk_v8 rk_load8(const float *p) {
-  rk_v8 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-static inline float rk_sum8(rk_v8 v) {
-  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
 /* y[i] = w[i, :] . x for the R (1 or 4) rows of w [R, n] (row stride `stride`), plus

@@ -521,6 +521,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "native: rk_reduce_rows sums and maximises rows of any width, NaN propagating",
+  ignore: !haveNative,
+}, async () => {
+  // Eight lanes, then a tail: widths around 8 and 16, with the maximum at every position;
+  // the second half of the rows holds a NaN there instead.
+  const { kernels: k } = await loadKernels();
+  const SUM = 0, MAX = 1;
+  for (const width of [1, 7, 8, 9, 16, 37, 65]) {
+    const rows = 2 * width;
+    const x = new Float32Array(rows * width);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < width; j++) x[r * width + j] = -((j - (r % width)) ** 2) - 1;
+      if (r >= width) x[r * width + (r % width)] = NaN;
+    }
+    const [sums, maxima] = [f(rows), f(rows)];
+    k.rk_reduce_rows(SUM, x, rows, width, sums);
+    k.rk_reduce_rows(MAX, x, rows, width, maxima);
+    for (let r = 0; r < rows; r++) {
+      const row = x.subarray(r * width, (r + 1) * width);
+      assert.equal(maxima[r], r < width ? -1 : NaN, `width ${width}, row ${r}: max`);
+      const sum = row.reduce((a, v) => a + v, 0);
+      assert.ok(
+        Object.is(sums[r], Math.fround(sum)) || Math.abs(sums[r] - sum) <= 1e-6 * Math.abs(sum),
+        `width ${width}, row ${r}: sum ${sums[r]}, expected ${sum}`,
+      );
+    }
+  }
+});
+
+Deno.test({
   name: "native: LSTM's fused forward and backward without c0 throw instead of crashing",
   ignore: !haveNative,
 }, async () => {
