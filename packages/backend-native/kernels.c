@@ -836,9 +836,8 @@ static void *rk_worker_main(void *arg) {
 
 /* Runs l->part on l->threads threads; 0, or -2 if a thread could not be started. */
 static int rk_run(rk_loop *l) {
-  enum { MAX_THREADS = 64 };
-  pthread_t ids[MAX_THREADS];
-  rk_worker workers[MAX_THREADS];
+  pthread_t ids[RK_MAX_THREADS];
+  rk_worker workers[RK_MAX_THREADS];
   int started = 1;
   atomic_init(&l->count, 0);
   atomic_init(&l->sense, 0);
@@ -856,7 +855,8 @@ static int rk_run(rk_loop *l) {
 
 /* Threads for a loop: at most one per unit, and at most 64. */
 static int rk_threads(int threads, int n) {
-  return threads < 1 ? 1 : threads > n ? (n > 0 ? n : 1) : threads > 64 ? 64 : threads;
+  const int most = n < RK_MAX_THREADS ? (n > 0 ? n : 1) : RK_MAX_THREADS;
+  return threads < 1 ? 1 : threads > most ? most : threads;
 }
 
 /*
