@@ -308,6 +308,8 @@ async function main(): Promise<number> {
     `${schedule.steps}`,
     "--reps",
     `${schedule.reps}`,
+    "--min-ms",
+    `${schedule.minMs}`,
   ];
   const results: Json = {
     date: new Date().toISOString(),

@@ -86,9 +86,16 @@ export function benchTraining(c: TrainConfig, corpus: CharCorpus, rng: Random) {
 
 /** How long each measurement runs; --quick shrinks everything for a smoke run. */
 export interface Schedule {
+  /** Warm-up steps (at least; see minMs). */
   warmup: number;
+  /** Steps per timed repetition (at least; see minMs). */
   steps: number;
   reps: number;
+  /**
+   * The warm-up and each repetition last at least this long (timing.ts): a fast step (RNN
+   * h128 natively, ~3 ms) runs as many steps as that takes.
+   */
+  minMs: number;
   /**
    * Characters generated per repetition of the generation benchmark: 1,000 in a full run,
    * ~0.1 s natively (200 was ~16 ms, so short that JIT warm-up and a woken core decided it).
@@ -98,8 +105,22 @@ export interface Schedule {
   toyEpochs: number;
 }
 
-export const FULL: Schedule = { warmup: 3, steps: 10, reps: 3, genChars: 1000, toyEpochs: 15 };
-export const QUICK: Schedule = { warmup: 1, steps: 2, reps: 1, genChars: 50, toyEpochs: 15 };
+export const FULL: Schedule = {
+  warmup: 3,
+  steps: 10,
+  reps: 3,
+  minMs: 500,
+  genChars: 1000,
+  toyEpochs: 15,
+};
+export const QUICK: Schedule = {
+  warmup: 1,
+  steps: 2,
+  reps: 1,
+  minMs: 0,
+  genChars: 50,
+  toyEpochs: 15,
+};
 
 export interface Stats {
   median: number;

@@ -29,6 +29,7 @@ import {
   type TrainConfig,
 } from "./configs.ts";
 import { flopsOf, stepProducts } from "./flops.ts";
+import { timeSteps } from "./timing.ts";
 
 /** Memory in use now, in bytes, under the name it is reported by (e.g. peakRssMB). */
 export interface MemoryProbe {
@@ -70,16 +71,12 @@ function growth(before: ReturnType<typeof counts>, after: ReturnType<typeof coun
   return d.core === 0 && d.backend === 0 ? "flat" : `grew: core +${d.core}, backend +${d.backend}`;
 }
 
-/** Runs `warmup` calls, then `reps` timed blocks of `steps` calls; ms per call per block. */
+/** Warms up, then times `reps` blocks of calls (timing.ts); ms per call per block. */
 async function timed(step: () => Promise<unknown>, s: Schedule) {
-  for (let i = 0; i < s.warmup; i++) await step();
+  await timeSteps(step, s.warmup, s.minMs);
   const before = counts();
   const reps: number[] = [];
-  for (let r = 0; r < s.reps; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < s.steps; i++) await step();
-    reps.push((performance.now() - t0) / s.steps);
-  }
+  for (let r = 0; r < s.reps; r++) reps.push(await timeSteps(step, s.steps, s.minMs));
   return { ms: stats(reps), live: growth(before, counts()) };
 }
 
@@ -110,16 +107,17 @@ export async function measure(opts: MeasureOptions) {
     const { model, optimizer } = training;
     const parallel = await opts.parallel?.start(model);
     let loss = NaN;
+    let steps = 0;
     const step = async () => {
       loss = (await (parallel ? training.parallelStep(parallel) : training.step())).loss;
+      steps++;
       sample();
     };
     // webgpu counts its GPU dispatches; every step dispatches the same, warm-up included.
     const dispatches = (getBackend() as { dispatches?: () => number }).dispatches;
     const before = dispatches?.();
     const { ms, live } = await timed(step, schedule).finally(() => parallel?.close());
-    const dispatchesPerStep = dispatches &&
-      (dispatches() - before!) / (schedule.warmup + schedule.reps * schedule.steps);
+    const dispatchesPerStep = dispatches && (dispatches() - before!) / steps;
     optimizer.dispose();
     model.dispose();
     const charsPerSec = BATCH * SEQ / (ms.median / 1000);
@@ -159,7 +157,7 @@ export async function measure(opts: MeasureOptions) {
       sample();
     };
     // One timed block is one run of the seed (15 epochs); warm-up is one such run too.
-    const s = { ...schedule, warmup: schedule.toyEpochs, steps: schedule.toyEpochs };
+    const s = { ...schedule, warmup: schedule.toyEpochs, steps: schedule.toyEpochs, minMs: 0 };
     const { ms, live } = await timed(epoch, s);
     optimizer.dispose();
     task.dispose();

@@ -63,6 +63,7 @@ async function layersPeer(o: PageOptions, text: string, s: Schedule) {
     warmup: s.warmup,
     steps: s.steps,
     reps: s.reps,
+    minMs: s.minMs,
     seed: 0,
     generate: s.genChars,
     onehot: false,

@@ -4,7 +4,7 @@
 Run with /usr/bin/python3 (Debian's python3-torch 1.13; the `python3` on PATH has no torch).
 
   /usr/bin/python3 bench/peers/pytorch_charlm.py --text /work/shared/data/tinyshakespeare.txt \
-      --cell lstm --hidden 256 --layers 2 --threads 1 [--warmup 5 --steps 20 --reps 3 | --quick]
+      --cell lstm --hidden 256 --layers 2 --threads 1 [--warmup 5 --steps 20 --reps 3 --min-ms 0 | --quick]
   /usr/bin/python3 bench/peers/pytorch_charlm.py --text ... --generate 500 --threads 1
 
 Training: Embedding(V,64) -> RNN/LSTM/GRU(H, L layers, batch_first) -> Linear(H,V), B=32 random
@@ -44,13 +44,15 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--min-ms", type=float, default=0,
+                   help="training's warm-up and each rep last at least this long")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--generate", type=int, default=0, metavar="N",
                    help="generation benchmark over N chars instead of training")
     p.add_argument("--quick", action="store_true", help="smoke test: warmup 1, steps 2, reps 1")
     a = p.parse_args()
     if a.quick:
-        a.warmup, a.steps, a.reps = 1, 2, 1
+        a.warmup, a.steps, a.reps, a.min_ms = 1, 2, 1, 0
     return a
 
 
@@ -109,15 +111,21 @@ def train_bench(data, vocab):
         opt.step()
         return loss.item()  # .item() also makes sure the step has really finished
 
+    def timed(count):
+        """ms per step over at least `count` steps and --min-ms (bench/timing.ts's rule)."""
+        nonlocal loss
+        t0, calls, elapsed = time.perf_counter(), 0, 0.0
+        while calls < count or elapsed < args.min_ms:
+            loss = step()
+            calls += 1
+            elapsed = (time.perf_counter() - t0) * 1000
+        return elapsed / calls
+
     loss = None
-    for _ in range(args.warmup):
-        loss = step()
+    timed(args.warmup)
     reps = []
     for r in range(args.reps):
-        t0 = time.perf_counter()
-        for _ in range(args.steps):
-            loss = step()
-        ms = (time.perf_counter() - t0) * 1000 / args.steps
+        ms = timed(args.steps)
         reps.append(ms)
         log(f"rep {r + 1}/{args.reps}: {ms:.2f} ms/step, loss {loss:.4f}")
     ms = stats(reps)

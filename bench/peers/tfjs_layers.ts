@@ -5,7 +5,7 @@
  *
  *   deno run --no-lock --allow-read --allow-env bench/peers/tfjs_layers.ts \
  *     --text /work/shared/data/tinyshakespeare.txt --backend wasm --cell lstm --hidden 256 \
- *     --layers 2 [--warmup 5 --steps 20 --reps 3 | --quick]
+ *     --layers 2 [--warmup 5 --steps 20 --reps 3 --min-ms 0 | --quick]
  *   deno run --no-lock --allow-read --allow-env bench/peers/tfjs_layers.ts --backend cpu \
  *     --generate 500
  *
@@ -29,6 +29,7 @@ import "@tensorflow/tfjs-backend-cpu";
 // Deno links tfjs-layers' tfjs-core dependency to the same tfjs-core@4.22.0 package as the
 // backends (checked at run time below).
 import * as tfl from "@tensorflow/tfjs-layers";
+import { timeSteps } from "../timing.ts";
 
 const EMBED = 64;
 const BATCH = 32;
@@ -49,6 +50,8 @@ export interface Options {
   warmup: number;
   steps: number;
   reps: number;
+  /** Training's warm-up and each repetition last at least this long (timing.ts). */
+  minMs: number;
   seed: number;
   generate: number;
   onehot: boolean;
@@ -72,6 +75,7 @@ function parseOptions(argv: string[]): Options {
     warmup: 5,
     steps: 20,
     reps: 3,
+    minMs: 0,
     seed: 0,
     generate: 0,
     onehot: false,
@@ -118,6 +122,9 @@ function parseOptions(argv: string[]): Options {
       case "--reps":
         o.reps = int();
         break;
+      case "--min-ms":
+        o.minMs = int();
+        break;
       case "--seed":
         o.seed = int();
         break;
@@ -128,7 +135,7 @@ function parseOptions(argv: string[]): Options {
         fail(`unknown flag ${flag}`);
     }
   }
-  if (quick) Object.assign(o, { warmup: 1, steps: 2, reps: 1 });
+  if (quick) Object.assign(o, { warmup: 1, steps: 2, reps: 1, minMs: 0 });
   if (o.steps < 1 || o.reps < 1) fail("--steps and --reps must be at least 1");
   return o;
 }
@@ -286,12 +293,10 @@ export async function trainBench(o: Options, data: Int32Array, vocab: number) {
   checkSharedCore(model, probe);
   probe.dispose();
 
-  for (let i = 0; i < o.warmup; i++) await step();
+  await timeSteps(step, o.warmup, o.minMs);
   const reps: number[] = [];
   for (let r = 0; r < o.reps; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < o.steps; i++) await step();
-    reps.push((performance.now() - t0) / o.steps);
+    reps.push(await timeSteps(step, o.steps, o.minMs));
     log(`rep ${r + 1}/${o.reps}: ${reps[r].toFixed(2)} ms/step, loss ${loss.toFixed(4)}`);
   }
   const med = median(reps);
