@@ -188,40 +188,43 @@ static inline float rk_sum8(rk_v8 v) {
 /* The larger of a and v, or NaN if either is NaN (PyTorch's max). */
 static inline float rk_max_nan(float a, float v) { return v > a || v != v ? v : a; }
 
-/* o[r] = sum or max of x[r, :] for x [rows, width]; sums accumulate in double. Eight
- * accumulators per row, so that a row's values are added (or compared) eight at a time
- * instead of each waiting on the one before. */
-void rk_reduce_rows(int op, const float *x, int rows, int width, float *o) {
-  for (int r = 0; r < rows; r++) {
-    const float *row = x + (int64_t)r * width;
-    int j = 0;
-    if (op == SUM) {
-      double acc[8] = {0};
-      for (; j + 8 <= width; j += 8)
-        for (int k = 0; k < 8; k++) acc[k] += row[j + k];
-      double total =
-          ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-      for (; j < width; j++) total += row[j];
-      o[r] = (float)total;
-    } else {
-      /* Eight lanes at a time, without a branch per value (they mispredict on unordered
-       * data): the maximum of the ordered values, and whether any was NaN. */
-      rk_v8 acc = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-      rk_i8 nan = {0};
-      for (; j + 8 <= width; j += 8) {
-        const rk_v8 v = rk_load8(row + j);
-        const rk_i8 more = v > acc;
-        acc = (rk_v8)((more & (rk_i8)v) | (~more & (rk_i8)acc));
-        nan |= v != v;
-      }
-      float best = -INFINITY;
-      int any = 0;
-      for (int k = 0; k < 8; k++) best = acc[k] > best ? acc[k] : best, any |= nan[k];
-      for (; j < width; j++) best = row[j] > best ? row[j] : best, any |= row[j] != row[j];
-      o[r] = any ? NAN : best;
-    }
+/* The sum of a row, in double: eight accumulators, so that the values are added eight at
+ * a time instead of each waiting on the one before. */
+static double rk_row_sum(const float *row, int width) {
+  double acc[8] = {0};
+  int j = 0;
+  for (; j + 8 <= width; j += 8)
+    for (int k = 0; k < 8; k++) acc[k] += row[j + k];
+  double total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; j < width; j++) total += row[j];
+  return total;
+}
+
+/* The maximum of a row, NaN if it holds one. Eight lanes at a time, without a branch per
+ * value (they mispredict on unordered data): the maximum of the ordered values, and
+ * whether any was NaN. */
+static float rk_row_max(const float *row, int width) {
+  rk_v8 acc = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+               -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  rk_i8 nan = {0};
+  int j = 0;
+  for (; j + 8 <= width; j += 8) {
+    const rk_v8 v = rk_load8(row + j);
+    const rk_i8 more = v > acc;
+    acc = (rk_v8)((more & (rk_i8)v) | (~more & (rk_i8)acc));
+    nan |= v != v;
   }
+  float best = -INFINITY;
+  int any = 0;
+  for (int k = 0; k < 8; k++) best = acc[k] > best ? acc[k] : best, any |= nan[k];
+  for (; j < width; j++) best = row[j] > best ? row[j] : best, any |= row[j] != row[j];
+  return any ? NAN : best;
+}
+
+/* o[r] = sum (accumulated in double) or max of x[r, :] for x [rows, width]. */
+void rk_reduce_rows(int op, const float *x, int rows, int width, float *o) {
+  for (int64_t r = 0; r < rows; r++)
+    o[r] = op == SUM ? (float)rk_row_sum(x + r * width, width) : rk_row_max(x + r * width, width);
 }
 
 /* o[c] = sum or max of x[:, c] for x [rows, cols]; `acc` is scratch of cols doubles. */
@@ -235,6 +238,54 @@ void rk_reduce_cols(int op, const float *x, int rows, int cols, double *acc, flo
       for (int c = 0; c < cols; c++) acc[c] = rk_max_nan((float)acc[c], row[c]);
   }
   for (int c = 0; c < cols; c++) o[c] = (float)acc[c];
+}
+
+/* Cross-entropy of rows (FusedOps.crossEntropy) for logits x [rows, classes] and targets
+ * t: with m the row's maximum and s = sum_j e^(x[j] - m) (summed in double), softmax[j] =
+ * e^(x[j] - m) / s and loss = log s - (x[t] - m), as log-softmax computes it; 0 where t is
+ * outside [0, classes). A NaN in a row makes its loss and softmax NaN. */
+void rk_cross_entropy(const float *x, const int32_t *t, int rows, int classes, float *loss,
+                      float *softmax) {
+  /* In blocks of rows, so that the exponentials run as one long vectorised loop (a row
+   * loop of 65 spends ~2/3 of its time outside the vector body). */
+  enum { BLOCK = 32 };
+  float m[BLOCK];
+  for (int64_t r0 = 0; r0 < rows; r0 += BLOCK) {
+    const int64_t n = rows - r0 < BLOCK ? rows - r0 : BLOCK, base = r0 * classes;
+    for (int64_t r = 0; r < n; r++) {
+      const float *row = x + base + r * classes;
+      float *p = softmax + base + r * classes;
+      const float mr = m[r] = rk_row_max(row, classes);
+      for (int j = 0; j < classes; j++) p[j] = row[j] - mr;
+    }
+    float *p = softmax + base;
+    for (int64_t i = 0; i < n * classes; i++) p[i] = rk_exp(p[i]);
+    for (int64_t r = 0; r < n; r++, p += classes) {
+      const double s = rk_row_sum(p, classes), inv = 1 / s;
+      for (int j = 0; j < classes; j++) p[j] = (float)(p[j] * inv);
+      const int32_t k = t[r0 + r];
+      const float *row = x + base + r * classes;
+      loss[r0 + r] = k >= 0 && k < classes ? (float)(log(s) - (double)(row[k] - m[r])) : 0.f;
+    }
+  }
+}
+
+/* Its gradient (FusedOps.crossEntropyBackward): dx[r, j] = g[r] (softmax[r, j] - [j == t]),
+ * a row of zeros where t is outside [0, classes). */
+void rk_cross_entropy_backward(const float *softmax, const int32_t *t, const float *g, int rows,
+                               int classes, float *dx) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *p = softmax + r * classes;
+    float *d = dx + r * classes;
+    const int32_t k = t[r];
+    if (k < 0 || k >= classes) {
+      memset(d, 0, (size_t)classes * sizeof *d);
+      continue;
+    }
+    const float gr = g[r];
+    for (int j = 0; j < classes; j++) d[j] = gr * p[j];
+    d[k] = gr * (p[k] - 1.f);
+  }
 }
 
 /* One Adam step, PyTorch's formula: see AdamArgs in core's backend.ts. */
@@ -355,13 +406,13 @@ static void rk_recurrent_forward(int mode, int batch, int n, int u0, int u1, con
 }
 
 /*
- * The stack step's threads: up to 63 workers, started on first use and kept. A job is
- * `chunks` pieces that threads claim one at a time, the caller too, so the caller never
- * waits for a worker that is not running (V8's own threads share the cores): it does the
- * unclaimed pieces itself and waits only for those in progress. After a job a worker spins
- * `linger` rounds (a generated character comes every ~90 us, and waking a parked thread
- * costs more than its share) and then parks on a condition variable. One caller at a time;
- * another (a second Deno worker on the same library) runs alone.
+ * The kernels' threads (the products, the time loops, the stack step): up to 63 workers,
+ * started on first use and kept. A job is `chunks` pieces that threads claim one at a time,
+ * the caller too, so the caller never waits for a worker that is not running (V8's own
+ * threads share the cores): it does the unclaimed pieces itself and waits only for those in
+ * progress. After a job a worker spins RK_LINGER rounds, then parks on a condition
+ * variable. One caller at a time; another (a second Deno worker on the same library) runs
+ * alone.
  */
 #if defined(__x86_64__) || defined(__i386__)
 #define RK_PAUSE() __builtin_ia32_pause()
@@ -370,6 +421,10 @@ static void rk_recurrent_forward(int mode, int batch, int n, int u0, int u1, con
 #endif
 
 enum { RK_MAX_THREADS = 64 };
+/* How long a worker spins for the next job before it parks (pauses, ~1 ms): a training
+ * step's jobs come tens to hundreds of microseconds apart, a generated character's every
+ * ~90 us, and waking a parked thread costs as much as a small job. */
+enum { RK_LINGER = 1 << 16 };
 typedef void rk_chunk_fn(void *job, int chunk);
 
 /* The claim word: the job's tag (the epoch's low 24 bits), its chunk count, the next
@@ -386,7 +441,7 @@ static struct {
   int started, parked; /* workers; of them parked (under lock) */
   _Atomic unsigned epoch; /* bumped to announce a job */
   _Atomic uint64_t claim;
-  _Atomic int done, linger; /* chunks finished; the current job's linger */
+  _Atomic int done; /* chunks finished */
   rk_chunk_fn *fn; /* the current job, valid while one of its chunks is unfinished */
   void *job;
 } rk_pool = {.use = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -405,13 +460,13 @@ static void rk_pool_help(unsigned tag) {
   }
 }
 
+/* arg: the epoch when the worker was started, before the job it was started for: the
+ * worker joins that job even if it announces it first (a time loop needs every thread). */
 static void *rk_pool_main(void *arg) {
-  (void)arg;
-  unsigned seen = atomic_load_explicit(&rk_pool.epoch, memory_order_acquire);
+  unsigned seen = (unsigned)(uintptr_t)arg;
   for (;;) {
-    const int linger = atomic_load_explicit(&rk_pool.linger, memory_order_relaxed);
     for (int spin = 0; atomic_load_explicit(&rk_pool.epoch, memory_order_acquire) == seen;) {
-      if (spin++ < linger) {
+      if (spin++ < RK_LINGER) {
         RK_PAUSE();
         continue;
       }
@@ -436,29 +491,34 @@ static void rk_pin_library(void) {
     dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
 }
 
-/* Takes the pool for a job on up to `want` threads: 0 if the pool is busy, has no worker
- * or `want` is 1 (run alone), else 1 (run with rk_pool_chunks, which gives it back). */
+/* Takes the pool for a job on up to `want` threads, the caller's included: how many it
+ * got, 1 if the pool is busy (another caller's job), has no worker or `want` is 1 (run
+ * alone), else the job runs with rk_pool_chunks, which gives the pool back. */
 static int rk_pool_take(int want) {
   want = want > RK_MAX_THREADS ? RK_MAX_THREADS : want;
-  if (want <= 1 || pthread_mutex_trylock(&rk_pool.use)) return 0;
+  if (want <= 1 || pthread_mutex_trylock(&rk_pool.use)) return 1;
   if (!rk_pool.started) rk_pin_library();
   while (rk_pool.started < want - 1) {
     pthread_t id;
-    if (pthread_create(&id, 0, rk_pool_main, 0)) break;
+    const unsigned epoch = atomic_load_explicit(&rk_pool.epoch, memory_order_relaxed);
+    if (pthread_create(&id, 0, rk_pool_main, (void *)(uintptr_t)epoch)) break;
     pthread_detach(id);
     rk_pool.started++;
   }
-  if (rk_pool.started) return 1;
+  if (rk_pool.started) return rk_pool.started + 1 < want ? rk_pool.started + 1 : want;
   pthread_mutex_unlock(&rk_pool.use);
-  return 0;
+  return 1;
 }
+
+
+/* Gives back a pool that rk_pool_take lent, without running a job. */
+static void rk_pool_give(void) { pthread_mutex_unlock(&rk_pool.use); }
 
 /* Runs fn(job, i) for every i < chunks (< 2^20) on the caller and the pool's workers, and
  * gives the pool back. */
-static void rk_pool_chunks(rk_chunk_fn *fn, void *job, int chunks, int linger) {
+static void rk_pool_chunks(rk_chunk_fn *fn, void *job, int chunks) {
   rk_pool.fn = fn, rk_pool.job = job;
   atomic_store_explicit(&rk_pool.done, 0, memory_order_relaxed);
-  atomic_store_explicit(&rk_pool.linger, linger, memory_order_relaxed);
   const unsigned epoch = atomic_load_explicit(&rk_pool.epoch, memory_order_relaxed) + 1;
   atomic_store_explicit(&rk_pool.claim, RK_CLAIM(epoch, chunks, 0), memory_order_release);
   pthread_mutex_lock(&rk_pool.lock);
@@ -469,7 +529,65 @@ static void rk_pool_chunks(rk_chunk_fn *fn, void *job, int chunks, int linger) {
   for (int spin = 0; atomic_load_explicit(&rk_pool.done, memory_order_acquire) < chunks; spin++)
     if (spin < 4096) RK_PAUSE();
     else sched_yield();
-  pthread_mutex_unlock(&rk_pool.use);
+  rk_pool_give();
+}
+
+/* OpenBLAS's cblas_sgemm, found by rk_use_blas. */
+typedef void rk_sgemm_fn(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc);
+static rk_sgemm_fn *rk_blas_sgemm;
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+/* Makes rk_sgemm call cblas_sgemm of the library at `path`, which the caller has loaded
+ * and set to one thread (rk_sgemm shares products out itself): 0, or -1 if it has no
+ * cblas_sgemm. The library stays loaded. */
+int rk_use_blas(const char *path) {
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  rk_blas_sgemm = lib ? (rk_sgemm_fn *)dlsym(lib, "cblas_sgemm") : 0;
+  return rk_blas_sgemm ? 0 : -1;
+}
+
+typedef struct {
+  int trans_a, trans_b, m, n, k, chunks;
+  const float *a, *b;
+  float *c, beta;
+} rk_gemm;
+
+/* Chunk i of a product: a block of c's rows (of op(a)'s rows), starting at a multiple of
+ * 16. Each block packs all of op(b), which is small beside op(a) in a training step's
+ * products (the weights, or a gradient's few columns). */
+static void rk_gemm_chunk(void *job, int i) {
+  const rk_gemm *g = job;
+  const int lo = (int)((int64_t)g->m * i / g->chunks) & ~15;
+  const int hi = i + 1 == g->chunks ? g->m : (int)((int64_t)g->m * (i + 1) / g->chunks) & ~15;
+  if (hi <= lo) return;
+  const int lda = g->trans_a ? g->m : g->k, ldb = g->trans_b ? g->k : g->n;
+  rk_blas_sgemm(ROW_MAJOR, g->trans_a ? TRANS : NO_TRANS, g->trans_b ? TRANS : NO_TRANS, hi - lo,
+                g->n, g->k, 1.f, g->a + (g->trans_a ? lo : (int64_t)lo * lda), lda, g->b, ldb,
+                g->beta, g->c + (int64_t)lo * g->n, g->n);
+}
+
+/*
+ * c[m, n] = op(a) op(b) + beta c for row-major a and b, op transposing where its flag is
+ * set, k >= 1: one OpenBLAS sgemm on one thread per block of rows, on up to `threads` of
+ * the pool's threads. The pool's threads spin between jobs, so a product starts at once
+ * where OpenBLAS's own threads, asleep after ~0.3 ms idle, can take up to milliseconds to
+ * wake (measured on 2-core VMs); and they are the time loops' threads too, so the two never
+ * compete for the cores. 0, or -1 if rk_use_blas has not succeeded.
+ */
+int rk_sgemm(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+             float *c, float beta, int threads) {
+  if (!rk_blas_sgemm) return -1;
+  rk_gemm g = {.trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k, .chunks = 1,
+               .a = a, .b = b, .c = c, .beta = beta};
+  /* Below ~2^18 multiply-adds (a few microseconds) one thread is as fast; a block has at
+   * least 16 rows. */
+  if ((int64_t)m * n * k >= (1 << 18) && m >= 32)
+    g.chunks = rk_pool_take(threads < m / 16 ? threads : m / 16);
+  if (g.chunks == 1) rk_gemm_chunk(&g, 0);
+  else rk_pool_chunks(rk_gemm_chunk, &g, g.chunks);
+  return 0;
 }
 
 /* y[i] = w[i, :] . x for the R (1 or 4) rows of w [R, n] (row stride `stride`), plus
@@ -554,13 +672,13 @@ void rk_recurrent_cell_step(int mode, int batch, int input, int n, int threads, 
                .saved = scratch + 2 * (int64_t)batch * g, .h_out = h_out, .c_out = c_out};
   /* Below ~2^16 multiply-adds, handing over a part costs more than it saves. */
   const int64_t work = (int64_t)batch * g * (input + n);
-  if (n < 8 || work < (1 << 16) || !rk_pool_take(threads)) {
+  if (n < 8 || work < (1 << 16) || (threads = rk_pool_take(threads)) == 1) {
     rk_cell_chunk(&a, 0);
     return;
   }
   /* About four chunks per thread, so a late thread leaves little to wait for. */
   a.units = ((n + 4 * threads - 1) / (4 * threads) + 3) & ~3;
-  rk_pool_chunks(rk_cell_chunk, &a, (n + a.units - 1) / a.units, 1 << 16);
+  rk_pool_chunks(rk_cell_chunk, &a, (n + a.units - 1) / a.units);
 }
 
 /*
@@ -700,10 +818,10 @@ static void rk_product(int rows, int panels, int segs, int len, int step, const 
       }
 
 /*
- * A layer's time loop on `threads` threads (the caller's and threads - 1 started for the
- * loop, a few tens of microseconds against milliseconds of loop): thread t owns hidden
- * units [t n / T, (t+1) n / T), its rows of W_hh (packed into its L2) and its columns of
- * every gate, and the threads meet at one barrier per step.
+ * A layer's time loop on `threads` threads (the caller's and the pool's): thread t owns
+ * hidden units [t n / T, (t+1) n / T), its rows of W_hh (packed into its L2) and its
+ * columns of every gate, and the threads meet at one barrier per step. Each thread is one
+ * chunk of a pool job, so all T run at once: a thread in a chunk claims no other.
  * Forward, a step is the thread's slice of h W_hh^T and its units' gate math; the barrier
  * waits for the whole new h. Backward, a step is its units' gate math and their part of
  * dL/dh_prev = dhp W_hh, summed over threads in the next step (double-buffered, so one
@@ -715,8 +833,7 @@ typedef struct {
   float *c, *saved, *out, *dh, *dc, *dxp, *dhp;
   float *work, *partial; /* per-thread working space (`per_thread` floats each); shared */
   int64_t per_thread;
-  _Atomic int count, sense, go; /* the barrier; go: 1 start, -1 stop (a thread failed to start) */
-  void (*part)(void *loop, int t);
+  _Atomic int count, sense; /* the barrier */
 } rk_loop;
 
 static void rk_barrier(rk_loop *l, int *sense) {
@@ -819,44 +936,25 @@ static void rk_backward_part(void *loop, int t) {
       rk_later(l, (l->seq - 1) & 1, r, u0, cnt, 0, direct + r * cnt, l->dh + r * n + u0);
 }
 
-typedef struct {
-  rk_loop *loop;
-  int t;
-} rk_worker;
-
-static void *rk_worker_main(void *arg) {
-  rk_worker *w = arg;
-  int go;
-  for (int spin = 0; (go = atomic_load_explicit(&w->loop->go, memory_order_acquire)) == 0; spin++)
-    if (spin < 4096) RK_PAUSE();
-    else sched_yield();
-  if (go > 0) w->loop->part(w->loop, w->t);
-  return 0;
+/* Takes `want` threads for a loop from the pool (fewer if it has fewer, 1 if busy). */
+static int rk_loop_threads(int want, int n) {
+  const int most = n < RK_MAX_THREADS ? (n > 0 ? n : 1) : RK_MAX_THREADS;
+  return rk_pool_take(want < 1 ? 1 : want > most ? most : want);
 }
 
-/* Runs l->part on l->threads threads; 0, or -2 if a thread could not be started. */
-static int rk_run(rk_loop *l) {
-  pthread_t ids[RK_MAX_THREADS];
-  rk_worker workers[RK_MAX_THREADS];
-  int started = 1;
+/* Runs `part` (rk_forward_part, rk_backward_part) on l->threads threads, working space
+ * allocated; 0, or -1 (the pool given back) if it was not. */
+static int rk_run(rk_loop *l, rk_chunk_fn *part) {
+  if (!l->work) {
+    if (l->threads > 1) rk_pool_give();
+    return -1;
+  }
   atomic_init(&l->count, 0);
   atomic_init(&l->sense, 0);
-  atomic_init(&l->go, 0);
-  for (; started < l->threads; started++) {
-    workers[started] = (rk_worker){l, started};
-    if (pthread_create(&ids[started], 0, rk_worker_main, &workers[started])) break;
-  }
-  const int ok = started == l->threads;
-  atomic_store_explicit(&l->go, ok ? 1 : -1, memory_order_release);
-  if (ok) l->part(l, 0);
-  for (int t = 1; t < started; t++) pthread_join(ids[t], 0);
-  return ok ? 0 : -2;
-}
-
-/* Threads for a loop: at most one per unit, and at most 64. */
-static int rk_threads(int threads, int n) {
-  const int most = n < RK_MAX_THREADS ? (n > 0 ? n : 1) : RK_MAX_THREADS;
-  return threads < 1 ? 1 : threads > most ? most : threads;
+  if (l->threads == 1) part(l, 0);
+  else rk_pool_chunks(part, l, l->threads);
+  free(l->work);
+  return 0;
 }
 
 /*
@@ -864,21 +962,18 @@ static int rk_threads(int threads, int n) {
  * backwards if `reverse`) from h0 [batch, n] on `threads` threads: writes every step's h
  * into out [seq*batch, n] and what the backward needs into saved [seq*batch, S*n] (see
  * rk_recurrent_forward); LSTM updates c [batch, n] (c0 on entry) in place. 0, or -1 if its
- * working space could not be allocated, -2 if a thread could not be started.
+ * working space could not be allocated.
  */
 int rk_recurrent_forward_loop(int mode, int seq, int batch, int n, int reverse, int threads,
                               const float *xp, const float *w_hh, const float *b_hh,
                               const float *h0, float *c, float *saved, float *out) {
-  rk_loop l = {.threads = rk_threads(threads, n), .mode = mode, .seq = seq, .batch = batch,
-               .n = n, .reverse = reverse, .xp = xp, .w_hh = w_hh, .b_hh = b_hh, .h0 = h0,
-               .c = c, .saved = saved, .out = out, .part = rk_forward_part};
+  rk_loop l = {.threads = rk_loop_threads(threads, n), .mode = mode, .seq = seq,
+               .batch = batch, .n = n, .reverse = reverse, .xp = xp, .w_hh = w_hh,
+               .b_hh = b_hh, .h0 = h0, .c = c, .saved = saved, .out = out};
   const int64_t cols = (int64_t)rk_panels(rk_gates(mode) * ((n + l.threads - 1) / l.threads)) * NR;
   l.per_thread = (cols * (n + batch) + 15) & ~(int64_t)15; /* packed W_hh and hp; 64-byte rows */
   l.work = aligned_alloc(64, (size_t)(l.per_thread * l.threads) * sizeof(float));
-  if (!l.work) return -1;
-  const int status = rk_run(&l);
-  free(l.work);
-  return status;
+  return rk_run(&l, rk_forward_part);
 }
 
 /*
@@ -886,26 +981,23 @@ int rk_recurrent_forward_loop(int mode, int seq, int batch, int n, int reverse, 
  * g_out [seq*batch, n] and, in place, dh [batch, n] (the final h's gradient on entry, h0's
  * on return) and dc (LSTM: the final c's, then c0's). Writes the pre-activation gradients
  * dxp (and dhp, GRU) [seq*batch, gates*n]. out, saved, h0, c0 (LSTM) as the forward loop
- * left or read them. 0, -1 or -2 as the forward loop.
+ * left or read them. 0, or -1 as the forward loop.
  */
 int rk_recurrent_backward_loop(int mode, int seq, int batch, int n, int reverse, int threads,
                                const float *w_hh, const float *out, const float *saved,
                                const float *g_out, const float *h0, const float *c0, float *dh,
                                float *dc, float *dxp, float *dhp) {
-  rk_loop l = {.threads = rk_threads(threads, n), .mode = mode, .seq = seq, .batch = batch,
-               .n = n, .reverse = reverse, .w_hh = w_hh, .out_r = out, .saved_r = saved,
-               .g_out = g_out, .h0 = h0, .c0 = c0, .dh = dh, .dc = dc, .dxp = dxp, .dhp = dhp,
-               .part = rk_backward_part};
+  rk_loop l = {.threads = rk_loop_threads(threads, n), .mode = mode, .seq = seq,
+               .batch = batch, .n = n, .reverse = reverse, .w_hh = w_hh, .out_r = out,
+               .saved_r = saved, .g_out = g_out, .h0 = h0, .c0 = c0, .dh = dh, .dc = dc,
+               .dxp = dxp, .dhp = dhp};
   const int64_t cnt = (n + l.threads - 1) / l.threads, np = (int64_t)rk_panels(n) * NR;
   /* packed W_hh rows, d and direct; then the partials, two per thread */
   l.per_thread = (np * rk_gates(mode) * cnt + 2 * batch * cnt + 15) & ~(int64_t)15;
   const int64_t partials = 2 * (int64_t)l.threads * batch * np;
   l.work = aligned_alloc(64, (size_t)(l.per_thread * l.threads + partials) * sizeof(float));
-  if (!l.work) return -1;
-  l.partial = l.work + l.per_thread * l.threads;
-  const int status = rk_run(&l);
-  free(l.work);
-  return status;
+  l.partial = l.work ? l.work + l.per_thread * l.threads : 0;
+  return rk_run(&l, rk_backward_part);
 }
 
 /* dst (contiguous) = src viewed with `shape` and element `strides` (0 on broadcast axes):

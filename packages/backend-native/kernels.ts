@@ -26,6 +26,10 @@ const SYMBOLS = {
   rk_binary: { parameters: [I, F, F, F, I, I, I, I], result: "void" },
   rk_reduce_rows: { parameters: [I, F, I, I, F], result: "void" },
   rk_reduce_cols: { parameters: [I, F, I, I, F, F], result: "void" },
+  rk_use_blas: { parameters: [F], result: I },
+  rk_sgemm: { parameters: [I, I, I, I, I, F, F, F, R, I], result: I },
+  rk_cross_entropy: { parameters: [F, F, I, I, F, F], result: "void" },
+  rk_cross_entropy_backward: { parameters: [F, F, F, I, I, F], result: "void" },
   rk_adam: {
     parameters: [F, F, F, F, F, F, F, I, R, R, R, R, R],
     result: "void",
@@ -87,6 +91,41 @@ export interface Kernels {
   rk_reduce_rows(op: number, x: Arr, rows: number, width: number, o: Arr): void;
   /** o[c] = sum or max of x[:, c], x [rows, cols]; acc: cols doubles of scratch. */
   rk_reduce_cols(op: number, x: Arr, rows: number, cols: number, acc: Arr, o: Arr): void;
+  /**
+   * Makes rk_sgemm call the cblas_sgemm of the OpenBLAS at `path` (loaded, and set to one
+   * thread, by the caller); throws if that library has none.
+   */
+  rk_use_blas(path: string): void;
+  /**
+   * c[m, n] = op(a) @ op(b) + beta * c (row-major, op transposes where its flag is 1), k >= 1,
+   * on up to `threads` threads.
+   */
+  rk_sgemm(
+    transA: number,
+    transB: number,
+    m: number,
+    n: number,
+    k: number,
+    a: Arr,
+    b: Arr,
+    c: Arr,
+    beta: number,
+    threads: number,
+  ): void;
+  /**
+   * Cross-entropy of the rows of x [rows, classes] against int32 targets t [rows]: the
+   * losses [rows] and the softmax [rows, classes].
+   */
+  rk_cross_entropy(x: Arr, t: Arr, rows: number, classes: number, loss: Arr, softmax: Arr): void;
+  /** Its gradient for upstream g [rows]: dx [rows, classes]. */
+  rk_cross_entropy_backward(
+    softmax: Arr,
+    t: Arr,
+    g: Arr,
+    rows: number,
+    classes: number,
+    dx: Arr,
+  ): void;
   /** One Adam step over n elements. */
   rk_adam(
     p: Arr,
@@ -105,7 +144,7 @@ export interface Kernels {
   ): void;
   /**
    * A layer's forward time loop on `threads` threads (kernels.c documents the arrays);
-   * throws if its working space or threads cannot be had.
+   * throws if its working space cannot be had.
    */
   rk_recurrent_forward_loop(
     mode: number,
@@ -273,10 +312,9 @@ function checkThreads(kernel: string, threads: number): void {
   }
 }
 
-/** A time loop's status: -1, no memory for its working space; -2, a thread did not start. */
+/** A time loop's status: -1, no memory for its working space. */
 function ran(kernel: string, status: number): void {
-  if (status === -1) fail(kernel, "out of memory for the loop's working space");
-  if (status !== 0) fail(kernel, "could not start the loop's threads");
+  if (status !== 0) fail(kernel, "out of memory for the loop's working space");
 }
 
 /** Wraps the raw symbols in the checks of the module doc. */
@@ -358,6 +396,48 @@ export function checkedKernels(raw: RawKernels): Kernels {
       holdsOrNull(k, "acc", acc, cols, 8);
       holdsOrNull(k, "o", o, cols);
       raw.rk_reduce_cols(op, x, rows, cols, acc, o);
+    },
+    rk_use_blas(path) {
+      if (raw.rk_use_blas(new TextEncoder().encode(`${path}\0`)) !== 0) {
+        fail("rk_use_blas", `${path} has no cblas_sgemm`);
+      }
+    },
+    rk_sgemm(transA, transB, m, n, k, a, b, c, beta, threads) {
+      const name = "rk_sgemm";
+      for (const [arg, flag] of [["transA", transA], ["transB", transB]] as const) {
+        if (flag !== 0 && flag !== 1) fail(name, `${arg} must be 0 or 1, got ${flag}`);
+      }
+      size(name, "m", m);
+      size(name, "n", n);
+      size(name, "k", k);
+      if (k < 1) fail(name, "k must be at least 1");
+      checkThreads(name, threads);
+      holds(name, "a", a, m * k);
+      holds(name, "b", b, k * n);
+      holds(name, "c", c, m * n);
+      if (raw.rk_sgemm(transA, transB, m, n, k, a, b, c, beta, threads) !== 0) {
+        fail(name, "rk_use_blas has not been called");
+      }
+    },
+    rk_cross_entropy(x, t, rows, classes, loss, softmax) {
+      const k = "rk_cross_entropy";
+      size(k, "rows", rows);
+      size(k, "classes", classes);
+      holdsOrNull(k, "x", x, rows * classes);
+      holdsOrNull(k, "t", t, rows);
+      holdsOrNull(k, "loss", loss, rows);
+      holdsOrNull(k, "softmax", softmax, rows * classes);
+      raw.rk_cross_entropy(x, t, rows, classes, loss, softmax);
+    },
+    rk_cross_entropy_backward(softmax, t, g, rows, classes, dx) {
+      const k = "rk_cross_entropy_backward";
+      size(k, "rows", rows);
+      size(k, "classes", classes);
+      holdsOrNull(k, "softmax", softmax, rows * classes);
+      holdsOrNull(k, "t", t, rows);
+      holdsOrNull(k, "g", g, rows);
+      holdsOrNull(k, "dx", dx, rows * classes);
+      raw.rk_cross_entropy_backward(softmax, t, g, rows, classes, dx);
     },
     rk_adam(p, g, m, v, pOut, mOut, vOut, n, beta1, beta2, eps, stepSize, invBias2Sqrt) {
       const k = "rk_adam";

@@ -19,6 +19,7 @@ import {
   type RawKernels,
 } from "./kernels.ts";
 import { cachedKernels, readSource } from "./build.ts";
+import { openBlas } from "./openblas.ts";
 
 const haveNative = (await missingDependencies()) === undefined;
 
@@ -119,6 +120,26 @@ Deno.test("native kernels: reductions check rows x width and the double scratch"
     (k) => k.rk_reduce_cols(0, f(6), 2, 3, f(3), f(3)),
     "rk_reduce_cols",
     /acc holds 1 elements.*touches 3/,
+  );
+});
+
+Deno.test("native kernels: rk_sgemm checks its flags, k and operands; cross-entropy its rows", () => {
+  passes((k) => k.rk_sgemm(0, 1, 2, 3, 4, f(8), f(12), f(6), 0, 2), "rk_sgemm");
+  rejects((k) => k.rk_sgemm(2, 0, 2, 3, 4, f(8), f(12), f(6), 0, 1), "rk_sgemm", /transA .* 2/);
+  rejects((k) => k.rk_sgemm(0, 0, 2, 3, 0, f(8), f(12), f(6), 0, 1), "rk_sgemm", /k must be/);
+  rejects((k) => k.rk_sgemm(0, 0, 2, 3, 4, f(7), f(12), f(6), 0, 1), "rk_sgemm", /a holds 7/);
+  rejects((k) => k.rk_sgemm(0, 0, 2, 3, 4, f(8), f(12), f(5), 0, 1), "rk_sgemm", /c holds 5/);
+  rejects((k) => k.rk_sgemm(0, 0, 2, 3, 4, f(8), f(12), f(6), 0, 65), "rk_sgemm", /threads/);
+  passes((k) => k.rk_cross_entropy(f(6), i32(0, 2), 2, 3, f(2), f(6)), "rk_cross_entropy");
+  rejects(
+    (k) => k.rk_cross_entropy(f(6), i32(0), 2, 3, f(2), f(6)),
+    "rk_cross_entropy",
+    /t holds 1 elements.*touches 2/,
+  );
+  rejects(
+    (k) => k.rk_cross_entropy_backward(f(6), i32(0, 1), f(2), 2, 3, f(5)),
+    "rk_cross_entropy_backward",
+    /dx holds 5/,
   );
 });
 
@@ -518,6 +539,77 @@ Deno.test({
       assert.deepEqual(step(threads), one, `cell step, mode ${mode} on ${threads} threads`);
     }
   }
+});
+
+Deno.test({
+  name: "native: rk_sgemm shares products out by rows or columns with the same results",
+  ignore: !haveNative,
+}, async () => {
+  // Above the threshold for two threads (2^18 multiply-adds), in blocks of 16 rows with
+  // remainders, every transpose, beta 0 and 1: against a product in double, and more
+  // threads against one (OpenBLAS on a block of rows: the same sums within rounding).
+  const { kernels: k } = await loadKernels();
+  k.rk_use_blas(openBlas().path);
+  let seed = 7;
+  const rand = (count: number) =>
+    Float32Array.from({ length: count }, () => (seed = (seed * 48271) % 2147483647) / 2 ** 30 - 1);
+  for (const [m, n, kk] of [[301, 37, 53], [40, 301, 53]]) {
+    for (const [ta, tb] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+      const [a, b, c0] = [rand(m * kk), rand(kk * n), rand(m * n)];
+      const at = (i: number, p: number) => ta ? a[p * m + i] : a[i * kk + p];
+      const bt = (p: number, j: number) => tb ? b[j * kk + p] : b[p * n + j];
+      for (const beta of [0, 1]) {
+        const run = (threads: number) => {
+          const c = c0.slice();
+          k.rk_sgemm(ta, tb, m, n, kk, a, b, c, beta, threads);
+          return c;
+        };
+        const one = run(1);
+        const what = `[${m},${n},${kk}] trans ${ta}${tb} beta ${beta}`;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let want = beta * c0[i * n + j];
+            for (let p = 0; p < kk; p++) want += at(i, p) * bt(p, j);
+            assert.ok(Math.abs(one[i * n + j] - want) <= 1e-5 * kk, `${what}: c[${i},${j}]`);
+          }
+        }
+        for (const threads of [2, 3]) {
+          const many = run(threads);
+          const worst = many.reduce(
+            (w, v, i) => Math.max(w, Math.abs(v - one[i]) / (1 + Math.abs(one[i]))),
+            0,
+          );
+          assert.ok(worst <= 1e-5, `${what} on ${threads} threads: differs by ${worst}`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test({
+  name: "native: rk_cross_entropy matches log-softmax; a NaN row and ignored targets",
+  ignore: !haveNative,
+}, async () => {
+  const { kernels: k } = await loadKernels();
+  // Row 0 shifted far up (the maximum is subtracted first), row 1 holds a NaN, rows 2-3
+  // have targets outside [0, 3): loss 0, gradient 0.
+  const x = Float32Array.of(1000, 1001, 1002, 0, NaN, 1, 0.5, -2, 3, 1, 2, 3);
+  const t = i32(2, 0, -100, 3);
+  const [loss, p] = [f(4), f(12)];
+  k.rk_cross_entropy(x, t, 4, 3, loss, p);
+  const lse = Math.log(Math.exp(-2) + Math.exp(-1) + 1);
+  assert.ok(Math.abs(loss[0] - lse) < 1e-6, `loss[0] ${loss[0]}, expected ${lse}`);
+  assert.ok(Number.isNaN(loss[1]) && p.subarray(3, 6).every(Number.isNaN));
+  assert.deepEqual([...loss.subarray(2)], [0, 0]);
+  for (const r of [0, 2, 3]) {
+    const row = p.subarray(3 * r, 3 * r + 3);
+    assert.ok(Math.abs(row.reduce((a, v) => a + v, 0) - 1) < 1e-6, `row ${r} sums to 1`);
+  }
+  const dx = f(12);
+  k.rk_cross_entropy_backward(p, t, Float32Array.of(2, 1, 1, 1), 4, 3, dx);
+  assert.deepEqual([...dx.subarray(0, 2)], [2 * p[0], 2 * p[1]]);
+  assert.ok(Math.abs(dx[2] - 2 * (p[2] - 1)) < 1e-7);
+  assert.deepEqual([...dx.subarray(6)], [0, 0, 0, 0, 0, 0]);
 });
 
 Deno.test({

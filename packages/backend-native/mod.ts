@@ -4,11 +4,14 @@
  * system's OpenBLAS, both through Deno's FFI. The recurrent time loop and Adam are fused.
  * The fastest backend on a CPU where a C compiler and OpenBLAS are installed.
  *
- * Threads: as many as OpenBLAS has (one per core, or `OPENBLAS_NUM_THREADS`, or
- * `RNNKIT_BLAS_THREADS`), for the products and the time loops alike. Before loading
- * OpenBLAS it sets `OPENBLAS_THREAD_TIMEOUT=20` in the process's environment unless it is
- * set (OpenBLAS's idle threads would otherwise spin ~70 ms after each product, taking the
- * cores from the time loops' threads); child processes inherit it.
+ * Threads: `RNNKIT_BLAS_THREADS`, else as many as OpenBLAS would use (one per core, or
+ * `OPENBLAS_NUM_THREADS`), for the products, the time loops and the stack step alike: the
+ * kernels' own pool, whose threads spin briefly between jobs. OpenBLAS itself is set to one
+ * thread (process-wide), and each product runs as one-thread sgemm calls on blocks of rows
+ * over the pool. Before loading OpenBLAS it sets `OPENBLAS_THREAD_TIMEOUT=20` in the
+ * process's environment unless it is set (where OpenBLAS does run threads, e.g. the
+ * bench's sgemm measurement, its idle threads would otherwise spin ~70 ms afterwards,
+ * taking the cores from the pool's); child processes inherit it.
  *
  * Permissions: always `--allow-ffi --allow-read --allow-env`; the first build of the
  * kernels (once per machine and version of kernels.c) also `--allow-run --allow-write`.

@@ -16,7 +16,12 @@ import {
 import type { Blas } from "./openblas.ts";
 import { F, H, HostMemory, type HostTensor, sizeOf, stridesOf, T } from "./host_tensor.ts";
 import { BINARY, type Kernels, REDUCE, UNARY } from "./kernels.ts";
-import { recurrentBackward, recurrentForward, recurrentStackStep } from "./recurrent_kernels.ts";
+import {
+  type Product,
+  recurrentBackward,
+  recurrentForward,
+  recurrentStackStep,
+} from "./recurrent_kernels.ts";
 
 /** Whether `b` broadcast to `out` is b's values repeated: b's shape, 1s aside, is a suffix. */
 function repeatsAlongRows(
@@ -39,22 +44,33 @@ export class NativeBackend implements Backend {
   readonly #mem = new HostMemory();
   readonly #blas: Blas;
   readonly #kernels: Kernels;
+  readonly #threads: number;
   /** Working space lent to the fused ops, grown as needed and kept. */
   #scratch = new Float32Array(0);
 
-  /** A backend on loaded OpenBLAS and kernels; `kernelsPath` names the kernels' library file. */
+  /**
+   * A backend on loaded OpenBLAS and kernels; `kernelsPath` names the kernels' library file.
+   * Sets OpenBLAS to one thread: the kernels share products out over their own threads.
+   */
   constructor(blas: Blas, kernels: Kernels, kernelsPath: string) {
     this.#blas = blas;
     this.#kernels = kernels;
-    this.description = `kernels ${kernelsPath}; OpenBLAS ${blas.path}, ${blas.threads} thread(s)`;
+    const threads = this.#threads = blas.defaultThreads;
+    kernels.rk_use_blas(blas.path);
+    blas.setThreads(1);
+    this.description = `kernels ${kernelsPath}; OpenBLAS ${blas.path}; ${threads} thread(s)`;
     this.fused = {
       scatterAddRows: (grad, indices, numRows) => this.#scatterAddRows(grad, indices, numRows),
-      // The time loops and the stack step use as many threads as OpenBLAS (one setting).
-      recurrentForward: (args) => recurrentForward(this.#mem, kernels, blas.threads, args),
-      recurrentBackward: (args) => recurrentBackward(this.#mem, kernels, blas.threads, args),
+      // The products, time loops and stack step share one thread count and one pool.
+      recurrentForward: (args) => recurrentForward(this.#mem, kernels, threads, args),
+      recurrentBackward: (args) =>
+        recurrentBackward(this.#mem, kernels, this.#product, threads, args),
       recurrentStackStep: (args) =>
-        recurrentStackStep(this.#mem, kernels, this.#scratchOf, blas.threads, args),
+        recurrentStackStep(this.#mem, kernels, this.#scratchOf, threads, args),
       adamStep: (args) => this.#adamStep(args),
+      crossEntropy: (logits, targets) => this.#crossEntropy(logits, targets),
+      crossEntropyBackward: (softmax, targets, g) =>
+        this.#crossEntropyBackward(softmax, targets, g),
     };
   }
 
@@ -181,9 +197,15 @@ export class NativeBackend implements Backend {
     const n = transposeB ? br : bc;
     const out = this.#mem.float([m, n]);
     if (k === 0) out.store.data.fill(0);
-    else this.#blas.sgemm(transposeA, transposeB, m, n, k, F(a), F(b), out.store.data);
+    else this.#product(transposeA, transposeB, m, n, k, F(a), F(b), out.store.data);
     return H(out);
   }
+
+  /** c = op(a) @ op(b) + beta c, k >= 1: one row is OpenBLAS's sgemv (reads b in place). */
+  #product: Product = (transA, transB, m, n, k, a, b, c, beta = 0) => {
+    if (m === 1) this.#blas.sgemm(transA, transB, m, n, k, a, b, c, beta);
+    else this.#kernels.rk_sgemm(+transA, +transB, m, n, k, a, b, c, beta, this.#threads);
+  };
 
   sum(x: Handle, axes: readonly number[], keepDims: boolean): Handle {
     return this.#reduce(x, axes, keepDims, "sum");
@@ -293,6 +315,29 @@ export class NativeBackend implements Backend {
     const out = this.#mem.float([numRows, width]);
     this.#kernels.rk_scatter_add_rows(F(grad), width, rows, rows.length, numRows, out.store.data);
     return H(out);
+  }
+
+  #crossEntropy(logits: Handle, targets: Handle): { losses: Handle; softmax: Handle } {
+    const [rows, classes] = T(logits).shape;
+    const [losses, softmax] = [this.#mem.float([rows]), this.#mem.float([rows, classes])];
+    const t = T(targets).store.data as Int32Array;
+    this.#kernels.rk_cross_entropy(
+      F(logits),
+      t,
+      rows,
+      classes,
+      losses.store.data,
+      softmax.store.data,
+    );
+    return { losses: H(losses), softmax: H(softmax) };
+  }
+
+  #crossEntropyBackward(softmax: Handle, targets: Handle, g: Handle): Handle {
+    const [rows, classes] = T(softmax).shape;
+    const dx = this.#mem.float([rows, classes]);
+    const t = T(targets).store.data as Int32Array;
+    this.#kernels.rk_cross_entropy_backward(F(softmax), t, F(g), rows, classes, dx.store.data);
+    return H(dx);
   }
 
   #alloc(shape: readonly number[], dtype: DType): HostTensor {

@@ -4,11 +4,12 @@
  * library file exporting the same symbols; `RNNKIT_BLAS_THREADS` sets the number of
  * threads (default: OpenBLAS's own, one per core or OPENBLAS_NUM_THREADS).
  *
- * Before it first loads the library, it sets OPENBLAS_THREAD_TIMEOUT=20 unless it is set:
- * OpenBLAS's idle threads spin (yielding) for 2^N cycles after each product before they
- * sleep, by default 2^28 (~70 ms), longer than a time loop, whose own threads
- * (kernels.c) they then take cores from. At 2^20 (~0.3 ms) an LSTM h256 x2 training step
- * measured 55 ms against 56-91 ms, RNN h128 4.9 against 15.6 ms (2 cores).
+ * The native backend sets OpenBLAS to one thread and shares products out over its own
+ * threads (kernels.c's rk_sgemm); the bench measures OpenBLAS's own threading here.
+ * Before it first loads the library, this sets OPENBLAS_THREAD_TIMEOUT=20 unless it is
+ * set: OpenBLAS's idle threads spin (yielding) for 2^N cycles after each product before
+ * they sleep, by default 2^28 (~70 ms), and would take the cores from the backend's
+ * threads after a measurement; at 2^20 it is ~0.3 ms.
  */
 
 const [I, P, R] = ["i32", "buffer", "f32"] as const;
@@ -29,6 +30,9 @@ const TRANS = 112;
 /** The largest one-row product (elements of b) that sgemm runs on one thread. */
 const ONE_THREAD_SGEMV = 1 << 20;
 
+/** OpenBLAS's thread count when first opened: later opens may find it set to one. */
+let firstThreads: number | undefined;
+
 /** Library files tried in order when RNNKIT_BLAS_LIB is unset. */
 const CANDIDATES = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"];
 
@@ -37,6 +41,11 @@ export interface Blas {
   readonly path: string;
   /** OpenBLAS's thread count now (it is process-wide: every handle on the library shares it). */
   readonly threads: number;
+  /**
+   * The threads to use: RNNKIT_BLAS_THREADS, else OpenBLAS's own count when this process
+   * first opened it (one per core, or OPENBLAS_NUM_THREADS).
+   */
+  readonly defaultThreads: number;
   /** Sets OpenBLAS's process-wide thread count. */
   setThreads(threads: number): void;
   /**
@@ -90,13 +99,15 @@ export function openBlas(): Blas {
   for (const path of wantedPaths()) {
     try {
       const lib = Deno.dlopen(path, SYMBOLS).symbols;
-      const threads = Number(Deno.env.get("RNNKIT_BLAS_THREADS") ?? 0);
-      if (threads > 0) lib.openblas_set_num_threads(threads);
+      const wanted = Number(Deno.env.get("RNNKIT_BLAS_THREADS") ?? 0);
+      firstThreads ??= lib.openblas_get_num_threads();
+      const defaultThreads = wanted > 0 ? wanted : firstThreads;
       return {
         path,
         get threads() {
           return lib.openblas_get_num_threads();
         },
+        defaultThreads,
         setThreads: (threads) => lib.openblas_set_num_threads(threads),
         sgemm(transA, transB, m, n, k, a, b, c, beta = 0) {
           // A single row (generation, batch 1) is a matrix-vector product: sgemv reads b

@@ -4,6 +4,8 @@
  * the product with W_hh and the gate math of the batch, split by hidden unit over the
  * backend's threads). Steps read and write their rows of the sequence tensors in place: no
  * per-step copies or allocations.
+ * The backward also gives W_hh's gradient: two products on the rows of h0 and the outputs
+ * in place, where core would first copy them into one tensor.
  * FusedOps.recurrentStackStep: one native call per layer, products included
  * (rk_recurrent_cell_step).
  */
@@ -19,6 +21,19 @@ import { type Kernels, MODE } from "./kernels.ts";
 
 /** Row block `t` of a [seq*batch, width] tensor: step t's rows. */
 const rowsOf = (x: Float32Array, t: number, rows: number) => x.subarray(t * rows, (t + 1) * rows);
+
+/** c = op(a) @ op(b) + beta c (row-major; beta default 0), k >= 1: the backend's product. */
+export type Product = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  beta?: number,
+) => void;
 
 /** Lends n floats of working space (kept by the backend: no allocation per call). */
 export type Scratch = (n: number) => Float32Array;
@@ -68,6 +83,7 @@ export function recurrentForward(
 export function recurrentBackward(
   mem: HostMemory,
   k: Kernels,
+  product: Product,
   threads: number,
   a: RecurrentArgs & { output: Handle; saved: Handle; gOut: Handle; gH: Handle; gC?: Handle },
 ) {
@@ -98,7 +114,32 @@ export function recurrentBackward(
     dxp.store.data,
     dhp ? dhp.store.data : null,
   );
-  return { dxp: H(dxp), dhp: dhp && H(dhp), dh0: H(dh0), dc0: dc0 && H(dc0) };
+  // dhp^T [h0; outputs before the last step] (the states each step started from; for
+  // `reverse`, time runs the other way): the first step's rows with h0, then the rest.
+  const dWhh = mem.float([g, n]);
+  const d = (dhp ?? dxp).store.data;
+  const [rows, out] = [seq * batch, F(a.output)];
+  if (rows === 0) dWhh.store.data.fill(0);
+  else {
+    const first = reverse ? seq - 1 : 0;
+    product(true, false, g, n, batch, rowsOf(d, first, batch * g), F(a.h0), dWhh.store.data);
+    if (seq > 1) {
+      const [dFrom, outFrom] = reverse ? [0, 1] : [1, 0];
+      const steps = rows - batch;
+      product(
+        true,
+        false,
+        g,
+        n,
+        steps,
+        d.subarray(dFrom * batch * g, dFrom * batch * g + steps * g),
+        out.subarray(outFrom * batch * n, outFrom * batch * n + steps * n),
+        dWhh.store.data,
+        1,
+      );
+    }
+  }
+  return { dxp: H(dxp), dhp: dhp && H(dhp), dh0: H(dh0), dc0: dc0 && H(dc0), dWhh: H(dWhh) };
 }
 
 /** One step of every layer: layer l reads layer l-1's new h; allocates only its outputs. */

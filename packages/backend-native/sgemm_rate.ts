@@ -22,9 +22,10 @@ export interface SgemmShape {
 /** How `sgemmGflops` measures. */
 export interface SgemmRateOptions {
   /**
-   * OpenBLAS threads during the measurement; the count before is restored after it (the
-   * count is process-wide). Default: the current count (OpenBLAS's own, one per core, or
-   * RNNKIT_BLAS_THREADS / OPENBLAS_NUM_THREADS).
+   * OpenBLAS threads during the measurement (OpenBLAS's own threading, not the native
+   * backend's); the count before is restored after it (the count is process-wide). Default:
+   * the backend's count (RNNKIT_BLAS_THREADS, else OpenBLAS's own: one per core, or
+   * OPENBLAS_NUM_THREADS).
    */
   threads?: number;
   /** Time spent in timed calls, at least, in milliseconds. Default 100. */
@@ -55,7 +56,7 @@ export function sgemmGflops(shape: SgemmShape, options: SgemmRateOptions = {}): 
   }
   const blas = shared ??= openBlas();
   const before = blas.threads;
-  const threads = options.threads ?? before;
+  const threads = options.threads ?? blas.defaultThreads;
   const minMs = options.minMs ?? 100;
   // Values of order 1 with no zeros or denormals, whose products stay finite.
   const a = Float32Array.from({ length: m * k }, (_, i) => 1 + (i % 7) / 8);

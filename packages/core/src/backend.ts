@@ -144,7 +144,10 @@ export interface FusedOps {
    * Backward of `recurrentForward` through time, given the gradients of its outputs.
    * Returns the gradients of the pre-activations of every step, [seq*batch, gates*hidden]:
    * `dxp` for the input projection and `dhp` for the hidden one (GRU only: for RNN and
-   * LSTM they are the same), and of the initial state.
+   * LSTM they are the same), and of the initial state. Optionally also `dWhh`, wHh's
+   * gradient [gates*hidden, hidden]: dhp^T times the state each step started from (h0,
+   * then the previous step's output); without it, core concatenates those states and
+   * multiplies.
    */
   recurrentBackward?(
     args: RecurrentArgs & {
@@ -154,7 +157,7 @@ export interface FusedOps {
       gH: Handle;
       gC?: Handle;
     },
-  ): { dxp: Handle; dhp?: Handle; dh0: Handle; dc0?: Handle };
+  ): { dxp: Handle; dhp?: Handle; dh0: Handle; dc0?: Handle; dWhh?: Handle };
   /**
    * One time step of a stack of unidirectional recurrent layers, with no gradient (e.g.
    * generation, one token at a time): layer 0 reads `args.x`, each later layer the new h
@@ -164,6 +167,21 @@ export interface FusedOps {
    * per layer.
    */
   recurrentStackStep?(args: RecurrentStackStepArgs): { h: Handle; c?: Handle };
+  /**
+   * Cross-entropy of each row of `logits` [rows, classes] against int32 `targets` [rows]:
+   * losses[i] = log(sum_j e^logits[i, j]) - logits[i, targets[i]], computed stably (shifted
+   * by the row's maximum), and 0 where targets[i] is outside [0, classes). Returns the
+   * losses [rows] and softmax(logits) [rows, classes], which `crossEntropyBackward` takes.
+   * The fallback: log-softmax and a one-hot pick (loss/cross_entropy.ts, ~25 ops with the
+   * gradient's).
+   */
+  crossEntropy?(logits: Handle, targets: Handle): { losses: Handle; softmax: Handle };
+  /**
+   * The gradient of `crossEntropy`'s losses for upstream `g` [rows]: [rows, classes], row i
+   * g[i] * (softmax[i] - onehot(targets[i])), and zeros where targets[i] is outside
+   * [0, classes).
+   */
+  crossEntropyBackward?(softmax: Handle, targets: Handle, g: Handle): Handle;
   /** One Adam update (`AdamArgs`) in one pass; returns the new p, m and v. The fallback is
    * a dozen elementwise ops in adam.ts. */
   adamStep?(args: AdamArgs): { p: Handle; m: Handle; v: Handle };

@@ -213,6 +213,8 @@ const FUSED_OPS = [
   "recurrentBackward",
   "recurrentStackStep",
   "adamStep",
+  "crossEntropy",
+  "crossEntropyBackward",
 ] as const;
 const _allFused: [Exclude<keyof FusedOps, typeof FUSED_OPS[number]>] extends [never] ? true
   : never = true;

@@ -1,8 +1,43 @@
 /** Cross-entropy of class targets (PyTorch's `CrossEntropyLoss`). @module */
+import type { FusedOps } from "../backend.ts";
+import { getBackend } from "../engine.ts";
 import { logSoftmax, mul, scale, sub, sum, where } from "../ops.ts";
-import type { Tensor } from "../tensor.ts";
+import { needsGrad, Tensor } from "../tensor.ts";
 import { Loss, type LossOptions } from "./loss.ts";
-import { checkClassWeight, classRows, nllRows, reduceClassLoss } from "./nll.ts";
+import {
+  checkClassWeight,
+  type ClassRows,
+  classRows,
+  nllRows,
+  pickedNll,
+  reduceClassLoss,
+} from "./nll.ts";
+
+type CrossEntropyOps = Pick<Required<FusedOps>, "crossEntropy" | "crossEntropyBackward">;
+
+/**
+ * -log softmax(rows)[i, y_i] per row by the backend's fused op: one pass forward and one
+ * back, one autograd node.
+ */
+function fusedNll(fused: CrossEntropyOps, c: ClassRows): Tensor {
+  const f = fused.crossEntropy(c.rows.handle, c.target.handle);
+  const nll = new Tensor(f.losses, [c.targets.length]);
+  const softmax = new Tensor(f.softmax, c.rows.shape);
+  if (needsGrad([c.rows])) {
+    nll.node = {
+      name: "crossEntropy",
+      inputs: [c.rows],
+      outputs: [nll],
+      backward: ([g]) => [
+        new Tensor(
+          fused.crossEntropyBackward(softmax.handle, c.target.handle, g.handle),
+          softmax.shape,
+        ),
+      ],
+    };
+  }
+  return nll;
+}
 
 /** Options of `CrossEntropyLoss`, with PyTorch's defaults. */
 export interface CrossEntropyOptions extends LossOptions {
@@ -56,11 +91,16 @@ export class CrossEntropyLoss extends Loss {
   forward(input: Tensor, target: Tensor): Tensor {
     const c = classRows("CrossEntropyLoss", input, target, this.ignoreIndex);
     checkClassWeight("CrossEntropyLoss", this.weight, c.classes);
-    const logp = logSoftmax(c.rows, 1);
     const eps = this.labelSmoothing;
-    const nll = nllRows(logp, c, this.weight, this.ignoreIndex);
+    const fused = getBackend().fused;
+    // Label smoothing needs every log-probability: then the composite.
+    const logp = eps > 0 || !fused?.crossEntropy || !fused.crossEntropyBackward
+      ? logSoftmax(c.rows, 1)
+      : null;
+    const picked = logp ? pickedNll(logp, c) : fusedNll(fused as CrossEntropyOps, c);
+    const nll = nllRows(picked, c, this.weight, this.ignoreIndex);
     let losses = nll.losses;
-    if (eps > 0) {
+    if (logp && eps > 0) {
       // PyTorch: (1 - eps) nll + eps / C * (-sum_c w_c logp_c), 0 at ignored targets, both
       // parts divided by the same denominator for "mean".
       let smooth = sum(this.weight ? mul(logp, this.weight) : logp, 1);

@@ -86,32 +86,37 @@ export function checkClassWeight(loss: string, weight: Tensor | null, classes: n
 }
 
 /**
- * The weighted negative log-likelihood per row of log-probabilities `logp` [M, C]:
- * -w[y_i] logp[i, y_i] (0 at ignored targets), the 0/1 mask of kept targets (null when
- * none is ignored) and what "mean" divides the sum by: the kept targets' count, or the
+ * -logp[i, y_i] for each row of log-probabilities `logp` [M, C], 0 where the target is out
+ * of range (the default ignore index, -100: oneHot gives zeros there). `where`, not a
+ * product: a -Infinity log-probability off the target stays out.
+ */
+export function pickedNll(logp: Tensor, c: ClassRows): Tensor {
+  return neg(sum(where(oneHot(c.target, c.classes), logp, 0), 1));
+}
+
+/**
+ * The per-row losses from the unweighted ones `nll` [M] (`pickedNll`, 0 at out-of-range
+ * targets): scaled by w[y_i] and 0 at ignored targets, the 0/1 mask of kept targets (null
+ * when none is ignored) and what "mean" divides the sum by: the kept targets' count, or the
  * sum of their weights.
  */
 export function nllRows(
-  logp: Tensor,
+  nll: Tensor,
   c: ClassRows,
   weight: Tensor | null,
   ignoreIndex: number,
 ): { losses: Tensor; kept: Tensor | null; denominator: Tensor | number } {
-  // oneHot gives zeros at an out-of-range target (the default ignore index, -100); one in
-  // range is masked with `kept`. where, not a product: a -Infinity log-probability off the
-  // target stays out.
-  const hot = oneHot(c.target, c.classes);
   const valid = c.targets.map((t) => (t === ignoreIndex ? 0 : 1));
   const count = valid.reduce((a, b) => a + b, 0);
+  // An ignore index in range is masked here; out of range, nll is already 0 there.
   const kept = count < c.targets.length ? tensor(valid, [valid.length]) : null;
-  let picked = sum(where(hot, logp, 0), 1);
+  let losses = nll;
   let weights: Tensor | null = null;
   if (weight) {
-    weights = sum(where(hot, weight, 0), 1);
+    weights = sum(where(oneHot(c.target, c.classes), weight, 0), 1);
     if (kept) weights = where(kept, weights, 0);
-    picked = mul(picked, weights);
+    losses = mul(losses, weights);
   }
-  let losses = neg(picked);
   if (kept) losses = where(kept, losses, 0);
   return { losses, kept, denominator: weights ? sum(weights) : count };
 }
@@ -153,7 +158,8 @@ export class NLLLoss extends Loss {
   forward(input: Tensor, target: Tensor): Tensor {
     const c = classRows("NLLLoss", input, target, this.ignoreIndex);
     checkClassWeight("NLLLoss", this.weight, c.classes);
-    const { losses, denominator } = nllRows(c.rows, c, this.weight, this.ignoreIndex);
+    const nll = pickedNll(c.rows, c);
+    const { losses, denominator } = nllRows(nll, c, this.weight, this.ignoreIndex);
     return reduceClassLoss(losses, this.reduction, denominator, c.shape);
   }
 }

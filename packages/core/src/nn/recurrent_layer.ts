@@ -88,13 +88,12 @@ interface Loop {
   c?: Tensor;
   /**
    * Pre-activation gradients of every step [seq*batch, gates*hidden] (dxp for the input
-   * projection, dhp for the hidden one), the states the steps started from (hPrev, same
-   * rows) and the initial state's gradients.
+   * projection, dhp for the hidden one), W_hh's gradient and the initial state's.
    */
   backward(gOut: Tensor, gH: Tensor, gC: Tensor | undefined): {
     dxp: Tensor;
     dhp: Tensor;
-    hPrev: Tensor;
+    dWhh: Tensor;
     dh: Tensor;
     dc?: Tensor;
     /**
@@ -199,10 +198,11 @@ function compositeLoop({ mode, seq, batch, reverse, xp, state, w, masks }: LoopA
         dc = m && dc ? add(r.dcPrev!, mul(dc, m.c[1])) : r.dcPrev;
       }
       const dxp = concat(dxps, 0);
+      const dhp = mode === "GRU" ? concat(dhps, 0) : dxp;
       return {
         dxp,
-        dhp: mode === "GRU" ? concat(dhps, 0) : dxp,
-        hPrev: concat(saved.map((s) => s.hPrev), 0),
+        dhp,
+        dWhh: matmul(dhp, concat(saved.map((s) => s.hPrev), 0), true, false),
         dh,
         dc,
         proj: w.wHr && {
@@ -251,16 +251,18 @@ function fusedLoop(fused: RecurrentOps, a: LoopArgs): Loop {
       });
       const gates = [seq * batch, GATES[mode] * size];
       const dxp = new Tensor(b.dxp, gates);
+      const dhp = b.dhp ? new Tensor(b.dhp, gates) : dxp;
       // The state each step started from: h0, then the outputs of the steps that ran before.
-      const hPrev = seq === 1
-        ? state.h
-        : reverse
-        ? concat([split(output, [batch, (seq - 1) * batch], 0)[1], state.h], 0)
-        : concat([state.h, split(output, [(seq - 1) * batch, batch], 0)[0]], 0);
+      const hPrev = () =>
+        seq === 1
+          ? state.h
+          : reverse
+          ? concat([split(output, [batch, (seq - 1) * batch], 0)[1], state.h], 0)
+          : concat([state.h, split(output, [(seq - 1) * batch, batch], 0)[0]], 0);
       return {
         dxp,
-        dhp: b.dhp ? new Tensor(b.dhp, gates) : dxp,
-        hPrev,
+        dhp,
+        dWhh: b.dWhh ? new Tensor(b.dWhh, w.wHh.shape) : matmul(dhp, hPrev(), true, false),
         dh: new Tensor(b.dh0, [batch, size]),
         dc: b.dc0 && new Tensor(b.dc0, [batch, size]),
       };
@@ -331,15 +333,16 @@ export function recurrentLayer(
       backward: ([gOut, gH, gC]: Tensor[]) => {
         const r = loop.backward(reshape(gOut, [seq * batch, size]), gH, gC);
         // All steps' weight gradients at once: [gates*hidden, seq*batch] @ [seq*batch, in].
-        const biasGrads = [w.bIh && sum(r.dxp, 0), w.bHh && sum(r.dhp, 0)].filter((b) =>
-          b !== null
-        );
+        // The two biases' gradients are one sum where dxp is dhp (RNN, LSTM).
+        const dbIh = w.bIh && sum(r.dxp, 0);
+        const dbHh = w.bHh && (dbIh && r.dhp === r.dxp ? dbIh : sum(r.dhp, 0));
+        const biasGrads = [dbIh, dbHh].filter((b) => b !== null);
         return [
           reshape(matmul(r.dxp, w.wIh), [seq, batch, input]),
           r.dh,
           ...(state.c ? [r.dc!] : []),
           matmul(r.dxp, fwd.x2, true, false),
-          matmul(r.dhp, r.hPrev, true, false),
+          r.dWhh,
           ...biasGrads,
           ...(r.proj ? [matmul(r.proj.dh, r.proj.input, true, false)] : []),
         ];
