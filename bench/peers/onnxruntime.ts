@@ -23,6 +23,7 @@ const { values: a } = parseArgs({
     reps: { type: "string", default: "3" },
     // Accepted for the bench's shared schedule flags; training is not measured here.
     steps: { type: "string" },
+    "min-ms": { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
