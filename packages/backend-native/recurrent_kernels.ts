@@ -18,22 +18,13 @@ import {
 } from "@rnnkit/core/backend";
 import { F, H, type HostMemory } from "./host_tensor.ts";
 import { type Kernels, MODE } from "./kernels.ts";
+import type { Blas } from "./openblas.ts";
 
 /** Row block `t` of a [seq*batch, width] tensor: step t's rows. */
 const rowsOf = (x: Float32Array, t: number, rows: number) => x.subarray(t * rows, (t + 1) * rows);
 
-/** c = op(a) @ op(b) + beta c (row-major; beta default 0), k >= 1: the backend's product. */
-export type Product = (
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  a: Float32Array,
-  b: Float32Array,
-  c: Float32Array,
-  beta?: number,
-) => void;
+/** c = op(a) @ op(b) + beta c, k >= 1: the backend's product, called as OpenBLAS's sgemm. */
+export type Product = Blas["sgemm"];
 
 /** Lends n floats of working space (kept by the backend: no allocation per call). */
 export type Scratch = (n: number) => Float32Array;
